@@ -1,0 +1,164 @@
+"""The ``kerasseq`` command line: train, evaluate, export and sample any registered task.
+
+    kerasseq train charlm --epochs 2 --units 256      # resumes if runs/charlm has a checkpoint
+    kerasseq evaluate charlm
+    kerasseq export charlm --out exported/
+    kerasseq sample charlm --prompt "ROMEO:" --length 300 --temperature 0.8 --top_k 10
+    kerasseq train charlm --help                      # every parameter with its default
+
+User mistakes (unknown parameters, bad values, missing data, corrupt checkpoints) print one
+``error:`` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from kerasseq.errors import UserError
+
+COMMANDS = {
+    "train": "train a task (resumes from the run directory's last checkpoint)",
+    "evaluate": "evaluate a trained run on its validation data",
+    "export": "write a trained run's .keras model and TensorFlow SavedModel",
+    "sample": "generate from a trained run (generative tasks)",
+    "tasks": "list the tasks",
+}
+
+
+def _top_parser():
+    from kerasseq.tasks import REGISTRY
+
+    tasks = "\n".join(f"  {name:10s} {entry.description}" for name, entry in sorted(REGISTRY.items()))
+    commands = "\n".join(f"  {name:10s} {text}" for name, text in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="kerasseq",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"commands:\n{commands}\n\ntasks:\n{tasks}\n\n"
+                    "Run 'kerasseq COMMAND TASK --help' for the parameters of a task.",
+        usage="kerasseq {train,evaluate,export,sample,tasks} TASK [--param value ...]",
+    )
+
+
+def _command_parser(command: str, name: str):
+    from kerasseq.config import _StrictParser, add_config_arguments
+    from kerasseq.tasks import REGISTRY, get_config_class
+
+    config_class = get_config_class(name)
+    parser = _StrictParser(
+        config_class if command == "train" else None,
+        prog=f"kerasseq {command} {name}",
+        description=f"{COMMANDS[command]}: {REGISTRY[name].description}",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--run_dir", "--run-dir", default=None,
+                        help=f"run folder (default: runs/{name})")
+    if command == "train":
+        add_config_arguments(parser, config_class)
+        parser.add_argument("--restart", action="store_true",
+                            help="start over even if the run folder has a checkpoint")
+        parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
+                            help="do not log to MLflow")
+    elif command == "evaluate":
+        parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
+                            help="do not log the metrics to the run's MLflow run")
+    elif command == "export":
+        parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
+    elif command == "sample":
+        parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+        parser.add_argument("--length", type=int, default=500, help="characters to generate")
+        parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (> 0)")
+        parser.add_argument("--top_k", "--top-k", type=int, default=0,
+                            help="sample among the k most likely characters; 0 = all")
+        parser.add_argument("--seed", type=int, default=None, help="random seed")
+    return parser
+
+
+def run_command(argv: list[str]) -> int:
+    top = _top_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        top.print_help()
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        raise UserError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
+    from kerasseq.tasks import get_config_class, get_task, task_names
+
+    if command == "tasks":
+        top.print_help()
+        return 0
+    if not rest or rest[0].startswith("-"):
+        if rest and rest[0] in ("-h", "--help"):
+            top.print_help()
+            return 0
+        raise UserError(f"'kerasseq {command}' needs a task: one of {', '.join(task_names())}")
+    name = rest[0]
+    args = vars(_command_parser(command, name).parse_args(rest[1:]))
+
+    # Check what can be checked before importing Keras and TensorFlow (seconds), so that
+    # mistakes are answered at once.
+    from kerasseq.checkpoint import Checkpoint
+    from kerasseq.data.files import resolve_data_dir
+
+    run_dir = args["run_dir"] or f"runs/{name}"
+    if command == "train":
+        from kerasseq.config import config_from_args
+
+        config = config_from_args(get_config_class(name), args)
+        resolve_data_dir(config.data_dir)
+    elif not Checkpoint(run_dir).exists():
+        raise UserError(f"no trained run in {run_dir} (no {Checkpoint(run_dir).state_path}); "
+                        f"train one with: kerasseq train {name} --run_dir {run_dir}")
+
+    task = get_task(name)
+    from kerasseq import training
+
+    if command == "train":
+        training.train(task, config, args["run_dir"], restart=args["restart"],
+                       tracking=not args["no_tracking"])
+    elif command == "evaluate":
+        run, model = training.load_run(task, args["run_dir"])
+        if not args["no_tracking"]:
+            run.tracker = training.Tracker().start(task.name, run.dir.name, run.state.get("mlflow_run_id"))
+        _, val_ds = task.datasets(run)
+        metrics = task.evaluate(run, model, val_ds)
+        run.tracker.log_metrics({f"eval_{k}": v for k, v in metrics.items()})
+        run.tracker.end()
+        for key, value in metrics.items():
+            print(f"{key}: {value:.4f}")
+    elif command == "export":
+        from kerasseq.export import export_task_model
+
+        run, model = training.load_run(task, args["run_dir"])
+        export_task_model(task, run, model, args["out"])
+    elif command == "sample":
+        run, model = training.load_run(task, args["run_dir"])
+        print(task.sample(run, model, prompt=args["prompt"].replace("\\n", "\n"), length=args["length"],
+                          temperature=args["temperature"], top_k=args["top_k"], seed=args["seed"]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
+    try:
+        return run_command(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run folder keeps the last finished epoch; run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from kerasseq.training import TrainingError
+
+        if isinstance(exc, TrainingError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Export a trained task model: a ``.keras`` file and a TensorFlow SavedModel.
+
+The SavedModel has a ``serve`` signature (the serving model's forward pass) plus any the
+task adds (the character LM adds ``sample``), and loads with ``tf.saved_model.load`` alone:
+no kerasseq import is needed to serve it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def _spec_of(tensor):
+    import tensorflow as tf
+
+    return tf.TensorSpec(shape=tensor.shape, dtype=tensor.dtype, name=tensor.name.split(":")[0])
+
+
+def export_task_model(task, run, model, out_dir: Path | None = None) -> dict:
+    """Write ``model.keras`` and ``saved_model/`` for ``task`` under ``out_dir``
+    (default ``run_dir/export``). Returns the two paths."""
+    import keras
+
+    out_dir = Path(out_dir) if out_dir else run.export_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    serving = task.serving_model(run, model)
+    keras_path = out_dir / "model.keras"
+    serving.save(keras_path)
+
+    archive = keras.export.ExportArchive()
+    archive.track(serving)
+    specs = [_spec_of(t) for t in serving.inputs]
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda *inputs: serving(list(inputs) if len(inputs) > 1 else inputs[0], training=False),
+        input_signature=specs,
+    )
+    task.export_endpoints(run, archive, serving)
+    saved_path = out_dir / "saved_model"
+    if saved_path.exists():
+        shutil.rmtree(saved_path)
+    archive.write_out(str(saved_path), verbose=False)
+    print(f"Exported {keras_path} and {saved_path}")
+    return {"keras": keras_path, "saved_model": saved_path}
+
+
+def char_sampler_endpoint(archive, step_model, chars: list[str], units: int, num_states: int):
+    """Add ``sample(prompt, num_chars, temperature) -> text`` to a SavedModel archive.
+
+    ``step_model`` maps ``[ids, *states]`` to ``[logits, *states]``. The prompt (a UTF-8
+    string of vocabulary characters) is read in one call, then ``num_chars`` characters are
+    drawn one at a time from softmax(logits / temperature), inside one ``tf.while_loop``.
+    Returns the prompt followed by the generated characters.
+    """
+    import tensorflow as tf
+
+    vocab = tf.constant(chars)
+
+    def sample(prompt, num_chars, temperature):
+        prompt_chars = tf.strings.unicode_split(prompt, "UTF-8")  # (n,)
+        matches = tf.equal(prompt_chars[:, None], vocab[None, :])  # (n, vocab)
+        tf.debugging.assert_greater(tf.size(prompt_chars), 0, message="prompt is empty")
+        tf.debugging.assert_equal(tf.reduce_all(tf.reduce_any(matches, axis=1)), True,
+                                  message="prompt has characters outside the model's vocabulary")
+        tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0")
+        ids = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+        states = [tf.zeros((1, units)) for _ in range(num_states)]
+        logits, *states = step_model([ids[None], *states], training=False)
+
+        def body(i, last_logits, states, out):
+            next_id = tf.random.categorical(last_logits / temperature, 1, dtype=tf.int32)  # (1, 1)
+            logits, *states = step_model([next_id, *states], training=False)
+            return i + 1, logits[:, -1], states, out.write(i, next_id[0, 0])
+
+        _, _, _, out = tf.while_loop(
+            lambda i, *_: i < num_chars,
+            body,
+            (tf.constant(0), logits[:, -1], states, tf.TensorArray(tf.int32, size=num_chars)),
+        )
+        return prompt + tf.strings.reduce_join(tf.gather(vocab, out.stack()))
+
+    archive.add_endpoint(
+        name="sample",
+        fn=sample,
+        input_signature=[
+            tf.TensorSpec([], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="num_chars"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ],
+    )

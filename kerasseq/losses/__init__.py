@@ -1,0 +1,2 @@
+"""Losses that Keras lacks (backend-agnostic). Sparse categorical cross-entropy from Keras
+serves the language-model tasks."""

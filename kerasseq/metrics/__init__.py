@@ -1,0 +1,3 @@
+"""Task metrics that Keras lacks (backend-agnostic)."""
+
+from kerasseq.metrics.information import BitsPerToken, nats_to_bits

@@ -1,0 +1,48 @@
+"""The task registry: every application by name, for the runner, CLI and MLflow entry points.
+
+A task is registered by one entry here: its module (imported on first use, so the CLI starts
+quickly), its settings class in :mod:`kerasseq.tasks.configs`, and a one-line description.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from kerasseq.errors import UserError
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    task: str  # "module:attribute" of the Task instance
+    config: str  # name of the settings class in kerasseq.tasks.configs
+    description: str
+
+
+REGISTRY = {
+    "charlm": TaskEntry("kerasseq.tasks.charlm:TASK", "CharLMConfig",
+                        "character-level language model on Tiny Shakespeare (truncated BPTT)"),
+}
+
+
+def task_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def _entry(name: str) -> TaskEntry:
+    if name not in REGISTRY:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
+    return REGISTRY[name]
+
+
+def get_config_class(name: str):
+    """The settings class of task ``name`` (imports no Keras)."""
+    from kerasseq.tasks import configs
+
+    return getattr(configs, _entry(name).config)
+
+
+def get_task(name: str):
+    """The registered task called ``name``; unknown names are a UserError listing the known."""
+    module, attribute = _entry(name).task.split(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,60 @@
+"""What a task provides to the shared machinery (runner, CLI, MLflow entry points, export).
+
+A task is a small class: its settings dataclass, its datasets, its model and its
+evaluation. Everything else (compiling, fitting, checkpoints, resuming, tracking, plots of
+the loss, SavedModel export, the CLI) is shared. Register a new task by adding its module to
+``kerasseq.tasks.TASK_MODULES``.
+"""
+
+from __future__ import annotations
+
+
+class Task:
+    """Base class of every task. Override the methods marked *required*."""
+
+    name: str = ""
+    description: str = ""
+    config_class: type = None
+
+    def prepare(self, run) -> None:
+        """Set up anything the other methods share (vocabularies, statistics), reading from
+        or writing to ``run.dir`` so evaluation and sampling work without the data."""
+
+    def datasets(self, run):
+        """*Required.* ``(train, validation)`` tf.data datasets of ``(inputs, targets)``."""
+        raise NotImplementedError
+
+    def build_model(self, run):
+        """*Required.* The (uncompiled) training model."""
+        raise NotImplementedError
+
+    def compile_args(self, run) -> dict:
+        """*Required.* ``loss`` and ``metrics`` for ``model.compile``."""
+        raise NotImplementedError
+
+    def callbacks(self, run, model) -> list:
+        """Extra Keras callbacks for ``fit`` (sampling, state resets ...)."""
+        return []
+
+    def evaluate(self, run, model, val_ds) -> dict:
+        """Final metrics of a trained model, as the task's literature reports them."""
+        values = model.evaluate(val_ds, verbose=0, return_dict=True)
+        return {f"val_{k}": float(v) for k, v in values.items()}
+
+    def plots(self, run, model, history: dict) -> None:
+        """Write task-specific figures under ``run.artifacts`` (the loss curve is shared)."""
+
+    def serving_model(self, run, model):
+        """The model to export and serve (default: the training model)."""
+        return model
+
+    def example_input(self, run):
+        """A small NumPy input of the serving model, for signatures and export checks."""
+        raise NotImplementedError
+
+    def export_endpoints(self, run, archive, serving_model) -> None:
+        """Add task-specific SavedModel endpoints to ``archive`` (``keras.export.ExportArchive``)."""
+
+    def sample(self, run, model, **options) -> str:
+        """Generate from a trained model (tasks that generate)."""
+        raise NotImplementedError(f"task {self.name} does not generate samples")

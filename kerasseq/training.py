@@ -1,0 +1,292 @@
+"""The shared training runner: compile, fit with a progress bar, checkpoint every epoch,
+resume, stop on NaN, clip gradients, evaluate, plot, export and track in MLflow.
+
+A task (see :mod:`kerasseq.tasks.base`) provides datasets, a model and its evaluation; the
+runner does the rest, the same way for every task::
+
+    from kerasseq.tasks import get_task
+    task = get_task("charlm")
+    result = train(task, task.config_class(epochs=1), run_dir="runs/charlm")
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from kerasseq.checkpoint import Checkpoint
+from kerasseq.errors import CheckpointError, UserError
+from kerasseq.models.recurrent import reset_recurrent_states  # noqa: F401  (re-exported)
+from kerasseq.tracking import Tracker
+
+# Settings that may change when a run is resumed (train longer, or on another data path).
+RESUMABLE_CHANGES = {"epochs", "data_dir", "download"}
+
+
+class TrainingError(Exception):
+    """Training could not go on (the loss became NaN)."""
+
+
+@dataclass
+class Run:
+    """What a task sees of the current run: its settings, folder and tracker."""
+
+    config: object
+    dir: Path
+    tracker: Tracker = field(default_factory=lambda: Tracker(enabled=False))
+
+    @property
+    def artifacts(self) -> Path:
+        path = self.dir / "artifacts"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def export_dir(self) -> Path:
+        return self.dir / "export"
+
+
+def default_run_dir(task_name: str) -> Path:
+    return Path("runs") / task_name
+
+
+def resolve_jit_compile(setting: str):
+    return {"auto": "auto", "true": True, "false": False}[setting]
+
+
+def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam with the configured schedule and global-norm gradient clipping.
+
+    The cosine schedule is a function of the optimizer's step count, which the checkpoint
+    keeps, so a resumed run continues on the same curve.
+    """
+    learning_rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.1)
+    return keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm or None)
+
+
+def steps_per_epoch(config, train_ds) -> int:
+    if config.steps_per_epoch:
+        return config.steps_per_epoch
+    n = int(train_ds.cardinality())
+    if n <= 0:
+        raise UserError("the training dataset has unknown length; set --steps_per_epoch")
+    return n
+
+
+def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool = True,
+          verbose="auto", export: bool = True) -> dict:
+    """Train ``task`` with ``config`` in ``run_dir``, resuming from its last checkpoint.
+
+    Args:
+        task: a :class:`kerasseq.tasks.base.Task`.
+        config: the task's settings (an instance of ``task.config_class``).
+        run_dir: run folder; default ``runs/<task>``. A folder with a checkpoint is resumed.
+        restart: ignore an existing checkpoint and start from scratch.
+        tracking: log to MLflow.
+        verbose: Keras progress output (``"auto"``: a progress bar on a terminal).
+        export: write the ``.keras`` model and the SavedModel when training ends.
+
+    Returns:
+        The final metrics (``task.evaluate``), plus ``"epochs"`` and ``"steps"``.
+    """
+    run_dir = Path(run_dir) if run_dir else default_run_dir(task.name)
+    checkpoint = Checkpoint(run_dir)
+    state = None
+    if checkpoint.exists() and not restart:
+        state = checkpoint.load_state()
+        _check_same_settings(state["config"], config.to_dict(), run_dir)
+
+    keras.utils.set_random_seed(config.seed)
+    tracker = Tracker(enabled=tracking)
+    run = Run(config=config, dir=run_dir, tracker=tracker)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    task.prepare(run)
+    train_ds, val_ds = task.datasets(run)
+
+    if state:
+        model = checkpoint.load_model()
+        model.jit_compile = resolve_jit_compile(config.jit_compile)
+        initial_epoch, history = state["epoch"], state["history"]
+        steps = state.get("batch_losses", {"step": [], "loss": []})
+        print(f"Resuming {run_dir} from epoch {initial_epoch} (step {state['step']}).")
+    else:
+        model = task.build_model(run)
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch(config, train_ds)),
+                      jit_compile=resolve_jit_compile(config.jit_compile),
+                      **task.compile_args(run))
+        initial_epoch, history, steps = 0, {}, {"step": [], "loss": []}
+
+    tracker.start(experiment=task.name, run_name=run_dir.name, run_id=(state or {}).get("mlflow_run_id"))
+    tracker.log_params(config.to_dict())
+    tracker.set_tags({"kerasseq.task": task.name, "kerasseq.run_dir": str(run_dir)})
+
+    nan_guard = StopOnNaN()
+    recorder = EpochCheckpoint(checkpoint, config, tracker, history, steps)
+    callbacks = [nan_guard, recorder, *task.callbacks(run, model)]
+    status = "FINISHED"
+    try:
+        if initial_epoch < config.epochs:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=config.steps_per_epoch or None,
+                callbacks=callbacks,
+                shuffle=False,  # tasks order (or shuffle) their own datasets
+                verbose=_progress_mode(verbose),
+            )
+        else:
+            print(f"{run_dir} already trained for {initial_epoch} epochs; evaluating.")
+        if nan_guard.stopped_at is not None:
+            status = "FAILED"
+            raise TrainingError(
+                f"the loss became NaN at epoch {nan_guard.stopped_at[0] + 1}, batch "
+                f"{nan_guard.stopped_at[1]}; lower --learning_rate or set --clipnorm. The last good "
+                f"checkpoint is in {checkpoint.dir}"
+            )
+        metrics = finish(task, run, model, val_ds, history, steps, export=export)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED" if status == "FINISHED" else status
+        raise
+    finally:
+        tracker.end(status)
+    return metrics
+
+
+def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bool = True) -> dict:
+    """Evaluate, plot, export and log: the end of every training run."""
+    start = time.time()
+    metrics = dict(task.evaluate(run, model, val_ds))
+    metrics["epochs"] = len(next(iter(history.values()), []))
+    metrics["steps"] = int(model.optimizer.iterations.numpy() if hasattr(model.optimizer.iterations, "numpy")
+                           else keras.ops.convert_to_numpy(model.optimizer.iterations))
+    run.tracker.log_metrics({f"final_{k}": v for k, v in metrics.items()})
+    from kerasseq.plotting import plot_history
+
+    if history:
+        plot_history(history, run.artifacts / "loss_curve.png", title=task.name, steps=steps)
+    task.plots(run, model, history)
+    if export:
+        from kerasseq.export import export_task_model
+
+        export_task_model(task, run, model)
+    run.tracker.log_artifact(run.artifacts, "plots_and_samples")
+    run.tracker.log_model(task.serving_model(run, model), task.example_input(run))
+    print(f"Final metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items())
+          + f" (evaluation and export took {time.time() - start:.0f}s)")
+    return metrics
+
+
+def _progress_mode(verbose):
+    # A progress bar on a terminal; one line per epoch in logs and notebooks' captured output.
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _check_same_settings(saved: dict, wanted: dict, run_dir: Path) -> None:
+    differ = {k: (saved.get(k), v) for k, v in wanted.items()
+              if k not in RESUMABLE_CHANGES and saved.get(k) != v}
+    if differ:
+        listed = ", ".join(f"{k}: {old!r} in the run, {new!r} now" for k, (old, new) in differ.items())
+        raise CheckpointError(
+            f"{run_dir} holds a run with other settings ({listed}); use another --run_dir, "
+            "or --restart to overwrite it"
+        )
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training at the first batch whose loss is NaN or infinite."""
+
+    def __init__(self):
+        super().__init__()
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_at = (self._epoch, batch)
+            self.model.stop_training = True
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: save model + optimizer and the run state, log the epoch's metrics.
+
+    Also records the training loss every ``log_every`` batches for the loss curve.
+    """
+
+    def __init__(self, checkpoint: Checkpoint, config, tracker: Tracker, history: dict,
+                 steps: dict, log_every: int = 25):
+        super().__init__()
+        self.checkpoint, self.config, self.tracker = checkpoint, config, tracker
+        self.history, self.steps, self.log_every = history, steps, log_every
+        self._epoch_start = time.time()
+
+    def _global_step(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._global_step()
+        if step % self.log_every == 0 and logs and "loss" in logs:
+            loss = float(logs["loss"])
+            self.steps["step"].append(step)
+            self.steps["loss"].append(loss)
+            self.tracker.log_metrics({"batch_loss": loss}, step=step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not all(math.isfinite(v) for v in logs.values()):
+            return  # never checkpoint a diverged model
+        logs["epoch_seconds"] = time.time() - self._epoch_start
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        step = self._global_step()
+        self.steps["steps_per_epoch"] = max(1, step // (epoch + 1))
+        self.checkpoint.save(self.model, {
+            "epoch": epoch + 1,
+            "step": step,
+            "config": self.config.to_dict(),
+            "history": self.history,
+            "batch_losses": self.steps,
+            "mlflow_run_id": self.tracker.run_id,
+        })
+        self.tracker.log_metrics(logs, step=epoch + 1)
+
+
+def load_run(task, run_dir) -> tuple[Run, keras.Model]:
+    """Load a trained run (settings and last checkpoint) for evaluation, export or sampling."""
+    from kerasseq.config import config_from_dict
+
+    run_dir = Path(run_dir) if run_dir else default_run_dir(task.name)
+    checkpoint = Checkpoint(run_dir)
+    if not checkpoint.exists():
+        raise UserError(f"no trained run in {run_dir} (no {checkpoint.state_path}); "
+                        f"train one with: kerasseq train {task.name} --run_dir {run_dir}")
+    state = checkpoint.load_state()
+    run = Run(config=config_from_dict(task.config_class, state["config"]), dir=run_dir)
+    run.state = state
+    task.prepare(run)
+    return run, checkpoint.load_model()

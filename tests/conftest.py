@@ -1,0 +1,49 @@
+"""Shared test set-up: the data directory, a tiny trained run, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests read the shared datasets; CI and the Makefile set KERASSEQ_DATA_DIR explicitly.
+os.environ.setdefault("KERASSEQ_DATA_DIR", str(REPO.parent / "shared" / "data"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Settings of the tiny real-data run the CLI, export and tracking tests share.
+TINY = ["--epochs", "2", "--units", "32", "--depth", "1", "--embedding_dim", "16",
+        "--batch_size", "8", "--seq_len", "32", "--max_chars", "20000", "--sample_chars", "40"]
+
+
+def run_cli(args, cwd, env=None, check=True, timeout=600) -> subprocess.CompletedProcess:
+    """Run ``kerasseq ARGS`` in a fresh interpreter (as a user would)."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "kerasseq.cli", *args], cwd=cwd, env=full_env,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kerasseq {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ["KERASSEQ_DATA_DIR"])
+    if not (path / "tinyshakespeare" / "input.txt").exists():
+        pytest.fail(f"KERASSEQ_DATA_DIR={path} does not hold tinyshakespeare/input.txt")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_dir) -> Path:
+    """A real two-epoch character-LM run (tiny model, 20k characters), tracked in a SQLite
+    store inside its own working directory. Returns that working directory; the run folder
+    is ``runs/charlm`` under it."""
+    work = tmp_path_factory.mktemp("tiny_run")
+    run_cli(["train", "charlm", *TINY], cwd=work, env={"MLFLOW_TRACKING_URI": ""})
+    return work

@@ -1,0 +1,105 @@
+"""The shared runner: resuming a killed run, stopping on NaN, gradient clipping."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import TINY, run_cli
+from kerasseq.config import RunConfig, param
+from kerasseq.tasks.base import Task
+from kerasseq.training import StopOnNaN, TrainingError, make_optimizer, train
+
+
+def test_killed_run_resumes_to_the_same_step_count(tmp_path, data_dir):
+    args = list(TINY)
+    args[args.index("--epochs") + 1] = "8"
+    command = [sys.executable, "-m", "kerasseq.cli", "train", "charlm", *args, "--no_tracking"]
+    state = tmp_path / "runs" / "charlm" / "checkpoint" / "state.json"
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up: as a crash or a lost machine
+    proc.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= killed_at < 8, "the run finished before it could be killed"
+
+    resumed = run_cli(["train", "charlm", *args, "--no_tracking"], cwd=tmp_path).stdout
+    assert f"Resuming runs/charlm from epoch {killed_at}" in resumed
+    final = json.loads(state.read_text())
+    steps_per_epoch = (20000 - 1) // (8 * 32)  # max_chars // (batch_size * seq_len)
+    assert final["epoch"] == 8 and final["step"] == 8 * steps_per_epoch
+    assert len(final["history"]["loss"]) == 8  # every epoch once, none repeated or lost
+    # Training really continued: the loss kept falling after the resume.
+    assert final["history"]["val_loss"][-1] < final["history"]["val_loss"][killed_at - 1]
+
+
+# A minimal task for the runner's own behaviour (not an application).
+@dataclass(frozen=True)
+class _RegressionConfig(RunConfig):
+    poison: bool = param(False, "put a NaN in the inputs")
+
+
+class _RegressionTask(Task):
+    name = "regression"
+    config_class = _RegressionConfig
+
+    def datasets(self, run):
+        import tensorflow as tf
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 3)).astype("float32")
+        y = x @ np.array([1.0, -2.0, 0.5], "float32")
+        if run.config.poison:
+            x[40] = np.nan
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        return ds, ds
+
+    def build_model(self, run):
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+    def compile_args(self, run):
+        return {"loss": "mse"}
+
+    def example_input(self, run):
+        return np.zeros((1, 3), "float32")
+
+
+def test_nan_loss_stops_training_without_checkpointing_it(tmp_path):
+    config = _RegressionConfig(epochs=3, poison=True)
+    with pytest.raises(TrainingError, match="loss became NaN at epoch 1, batch 5"):
+        train(_RegressionTask(), config, tmp_path / "run", tracking=False, export=False)
+    assert not (tmp_path / "run" / "checkpoint" / "state.json").exists()
+
+
+def test_runner_trains_checkpoints_and_plots(tmp_path):
+    metrics = train(_RegressionTask(), _RegressionConfig(epochs=4, learning_rate=0.05), tmp_path / "run",
+                    tracking=False, export=False)
+    assert metrics["steps"] == 32 and metrics["epochs"] == 4
+    assert metrics["val_loss"] < 1.0
+    assert (tmp_path / "run" / "artifacts" / "loss_curve.png").stat().st_size > 10_000
+
+
+def test_clipnorm_bounds_the_update():
+    config = RunConfig(learning_rate=1.0, clipnorm=0.5, lr_schedule="constant")
+    optimizer = make_optimizer(config, steps_per_epoch=1)
+    assert optimizer.clipnorm == 0.5
+    assert make_optimizer(RunConfig(clipnorm=0.0), 10).clipnorm is None
+
+
+def test_stop_on_nan_callback():
+    callback = StopOnNaN()
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    callback.on_epoch_begin(2)
+    callback.on_train_batch_end(7, {"loss": float("inf")})
+    assert callback.stopped_at == (2, 7) and callback.model.stop_training
