@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from kerasseq.errors import UserError
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "evaluate": "evaluate a trained run on its validation data",
     "export": "write a trained run's .keras model and TensorFlow SavedModel",
     "sample": "generate from a trained run (generative tasks)",
+    "plot": "redraw a run's loss curve from its checkpoint history",
     "tasks": "list the tasks",
 }
 
@@ -37,7 +39,7 @@ def _top_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"commands:\n{commands}\n\ntasks:\n{tasks}\n\n"
                     "Run 'kerasseq COMMAND TASK --help' for the parameters of a task.",
-        usage="kerasseq {train,evaluate,export,sample,tasks} TASK [--param value ...]",
+        usage="kerasseq {train,evaluate,export,sample,plot,tasks} TASK [--param value ...]",
     )
 
 
@@ -110,6 +112,15 @@ def run_command(argv: list[str]) -> int:
     elif not Checkpoint(run_dir).exists():
         raise UserError(f"no trained run in {run_dir} (no {Checkpoint(run_dir).state_path}); "
                         f"train one with: kerasseq train {name} --run_dir {run_dir}")
+
+    if command == "plot":  # needs only the saved history: no Keras
+        from kerasseq.plotting import plot_history
+
+        state = Checkpoint(run_dir).load_state()
+        path = plot_history(state["history"], Path(run_dir) / "artifacts" / "loss_curve.png",
+                            title=name, steps=state.get("batch_losses"))
+        print(f"Wrote {path}")
+        return 0
 
     task = get_task(name)
     from kerasseq import training

@@ -11,6 +11,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+class _NoTensorFlow:
+    """Import hook that makes TensorFlow look uninstalled (as on the GPU machine)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked: KERASSEQ_TEST_NO_TENSORFLOW)")
+        return None
+
+
+# `make test` runs the backend-agnostic tests a second time with KERAS_BACKEND=jax and this
+# set: kerasseq.layers/models/metrics must work where TensorFlow is not installed.
+if os.environ.get("KERASSEQ_TEST_NO_TENSORFLOW"):
+    sys.meta_path.insert(0, _NoTensorFlow())
+
 # Tests read the shared datasets; CI and the Makefile set KERASSEQ_DATA_DIR explicitly.
 os.environ.setdefault("KERASSEQ_DATA_DIR", str(REPO.parent / "shared" / "data"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,37 @@
+# Two commands do the whole set-up on a fresh machine with Python 3.11:
+#   make demo   virtual environment, install, train a small character LM, track, export, sample
+#   make test   the test suite (TensorFlow backend, then the core again on JAX without TensorFlow)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The shared datasets (see ../shared/data/README.md); override to use your own copy.
+KERASSEQ_DATA_DIR ?= $(abspath ../shared/data)
+export KERASSEQ_DATA_DIR
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+JAX_TESTS := tests/models tests/metrics
+
+.PHONY: install demo test clean
+
+$(BIN)/kerasseq: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,jax]"
+	touch $@
+
+install: $(BIN)/kerasseq
+
+demo: install
+	$(BIN)/kerasseq train charlm --run_dir runs/demo --epochs 2 --units 128 --max_chars 300000
+	$(BIN)/kerasseq sample charlm --run_dir runs/demo --prompt "ROMEO:" --length 300 --temperature 0.8
+	@echo
+	@echo "Tracked in MLflow:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   (http://127.0.0.1:5000)"
+	@echo "Plots and samples:  runs/demo/artifacts/"
+	@echo "Exported:           runs/demo/export/model.keras and runs/demo/export/saved_model/"
+	@echo "Full run (README):  $(BIN)/kerasseq train charlm"
+
+test: install
+	$(BIN)/python -m pytest -q tests notebooks --nbmake
+	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q $(JAX_TESTS)
+
+clean:
+	rm -rf $(VENV) runs mlflow.db mlruns mlartifacts
