@@ -17,14 +17,15 @@ def _spec_of(tensor):
     return tf.TensorSpec(shape=tensor.shape, dtype=tensor.dtype, name=tensor.name.split(":")[0])
 
 
-def export_task_model(task, run, model, out_dir: Path | None = None) -> dict:
+def export_task_model(task, run, model, out_dir: Path | None = None, serving=None) -> dict:
     """Write ``model.keras`` and ``saved_model/`` for ``task`` under ``out_dir``
-    (default ``run_dir/export``). Returns the two paths."""
+    (default ``run_dir/export``); ``serving`` is ``task.serving_model(run, model)`` when the
+    caller has it already. Returns the two paths."""
     import keras
 
     out_dir = Path(out_dir) if out_dir else run.export_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    serving = task.serving_model(run, model)
+    serving = serving if serving is not None else task.serving_model(run, model)
     keras_path = out_dir / "model.keras"
     serving.save(keras_path)
 
@@ -62,7 +63,7 @@ def char_sampler_endpoint(archive, step_model, chars: list[str], units: int, num
         matches = tf.equal(prompt_chars[:, None], vocab[None, :])  # (n, vocab)
         tf.debugging.assert_greater(tf.size(prompt_chars), 0, message="prompt is empty")
         tf.debugging.assert_equal(tf.reduce_all(tf.reduce_any(matches, axis=1)), True,
-                                  message="prompt has characters outside the model's vocabulary")
+                                  message="prompt has characters outside the vocabulary of the model")
         tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0")
         ids = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
         states = [tf.zeros((1, units)) for _ in range(num_states)]

@@ -178,12 +178,13 @@ def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bo
     if history:
         plot_history(history, run.artifacts / "loss_curve.png", title=task.name, steps=steps)
     task.plots(run, model, history)
+    serving = task.serving_model(run, model)
     if export:
         from kerasseq.export import export_task_model
 
-        export_task_model(task, run, model)
+        export_task_model(task, run, model, serving=serving)
     run.tracker.log_artifact(run.artifacts, "plots_and_samples")
-    run.tracker.log_model(task.serving_model(run, model), task.example_input(run))
+    run.tracker.log_model(serving, task.example_input(run))
     print(f"Final metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items())
           + f" (evaluation and export took {time.time() - start:.0f}s)")
     return metrics

@@ -45,4 +45,4 @@ def test_saved_model_matches_keras_and_samples_without_kerasseq(tiny_run, tmp_pa
     np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), expected, atol=1e-5)
     assert out["text"].startswith("ROMEO:") and len(out["text"]) == 46
     assert set(out["text"]) <= set(vocab.chars)
-    assert "outside the model's vocabulary" in out["error"]
+    assert "prompt has characters outside the vocabulary of the model" in out["error"]

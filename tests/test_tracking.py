@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -31,8 +32,13 @@ def _check_run(client, run, epochs):
     assert "plots_and_samples/loss_curve.png" in artifacts
     samples = client.list_artifacts(run.info.run_id, "samples")
     assert any(a.path.startswith("samples/epoch_") for a in samples)
-    model = client.list_logged_models([run.info.experiment_id])  # MLflow 3: models are entities
-    assert any(m.source_run_id == run.info.run_id for m in model)
+    models = client.search_logged_models([run.info.experiment_id])  # MLflow 3: models are entities
+    (model,) = [m for m in models if m.source_run_id == run.info.run_id]
+    assert model.name == "model"
+    mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
+    signature = mlflow.models.get_model_info(f"models:/{model.model_id}").signature
+    assert signature.inputs.to_dict()[0]["tensor-spec"]["dtype"] == "int32"
+    assert signature.outputs.to_dict()[0]["tensor-spec"]["shape"][-1] == 65
 
 
 def test_embedded_sqlite_store_is_the_default(tiny_run):
