@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 
@@ -50,9 +49,3 @@ def plot_history(history: dict, path: Path, title: str = "", steps: dict | None 
     plt.close(fig)
     return path
 
-
-def is_finite(value) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
