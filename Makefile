@@ -21,7 +21,7 @@ $(BIN)/kerasseq: setup.cfg pyproject.toml
 install: $(BIN)/kerasseq
 
 demo: install
-	$(BIN)/kerasseq train charlm --run_dir runs/demo --epochs 2 --units 128 --max_chars 300000
+	$(BIN)/kerasseq train charlm --run_dir runs/demo --epochs 1 --units 256
 	$(BIN)/kerasseq sample charlm --run_dir runs/demo --prompt "ROMEO:" --length 300 --temperature 0.8
 	@echo
 	@echo "Tracked in MLflow:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   (http://127.0.0.1:5000)"

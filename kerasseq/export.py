@@ -2,7 +2,8 @@
 
 The SavedModel has a ``serve`` signature (the serving model's forward pass) plus any the
 task adds (the character LM adds ``sample``), and loads with ``tf.saved_model.load`` alone:
-no kerasseq import is needed to serve it.
+no kerasseq import is needed to serve it. A run trained on another backend (JAX) exports
+its ``.keras`` file at once and its SavedModel with ``kerasseq export`` on TensorFlow.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def export_task_model(task, run, model, out_dir: Path | None = None, serving=Non
     serving = serving if serving is not None else task.serving_model(run, model)
     keras_path = out_dir / "model.keras"
     serving.save(keras_path)
+    if keras.backend.backend() != "tensorflow":
+        # A SavedModel holds TensorFlow graphs; the .keras checkpoint is backend-neutral.
+        print(f"Exported {keras_path}. The SavedModel needs the TensorFlow backend: run "
+              f"KERAS_BACKEND=tensorflow kerasseq export {task.name} --run_dir {run.dir}")
+        return {"keras": keras_path}
 
     archive = keras.export.ExportArchive()
     archive.track(serving)

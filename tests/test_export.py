@@ -46,3 +46,23 @@ def test_saved_model_matches_keras_and_samples_without_kerasseq(tiny_run, tmp_pa
     assert out["text"].startswith("ROMEO:") and len(out["text"]) == 46
     assert set(out["text"]) <= set(vocab.chars)
     assert "prompt has characters outside the vocabulary of the model" in out["error"]
+
+
+def test_trained_on_jax_exported_on_tensorflow(tmp_path, data_dir):
+    """The faster CPU backend for training (JAX), then the SavedModel from the checkpoint."""
+    from conftest import TINY, run_cli
+
+    args = list(TINY)
+    args[args.index("--epochs") + 1] = "1"
+    trained = run_cli(["train", "charlm", *args, "--no_tracking"], cwd=tmp_path,
+                      env={"KERAS_BACKEND": "jax"}).stdout
+    assert "The SavedModel needs the TensorFlow backend" in trained
+    run_cli(["export", "charlm"], cwd=tmp_path, env={"KERAS_BACKEND": "tensorflow"})
+    import tensorflow as tf
+
+    export = tmp_path / "runs" / "charlm" / "export"
+    ids = np.arange(12, dtype="int32").reshape(1, 12)
+    loaded = tf.saved_model.load(str(export / "saved_model"))  # keep a reference: it owns the variables
+    served = loaded.serve(tf.constant(ids)).numpy()
+    expected = keras.ops.convert_to_numpy(keras.saving.load_model(export / "model.keras")(ids))
+    np.testing.assert_allclose(served, expected, atol=1e-5)
