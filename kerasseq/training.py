@@ -170,8 +170,7 @@ def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bo
     start = time.time()
     metrics = dict(task.evaluate(run, model, val_ds))
     metrics["epochs"] = len(next(iter(history.values()), []))
-    metrics["steps"] = int(model.optimizer.iterations.numpy() if hasattr(model.optimizer.iterations, "numpy")
-                           else keras.ops.convert_to_numpy(model.optimizer.iterations))
+    metrics["steps"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     run.tracker.log_metrics({f"final_{k}": v for k, v in metrics.items()})
     from kerasseq.plotting import plot_history
 
