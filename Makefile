@@ -22,7 +22,7 @@ install: $(BIN)/kerasseq
 
 demo: install
 	$(BIN)/kerasseq train charlm --run_dir runs/demo --epochs 1 --units 256
-	$(BIN)/kerasseq sample charlm --run_dir runs/demo --prompt "ROMEO:" --length 300 --temperature 0.8
+	$(BIN)/kerasseq sample charlm --run_dir runs/demo --prompt "\n" --length 300 --temperature 0.8
 	@echo
 	@echo "Tracked in MLflow:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   (http://127.0.0.1:5000)"
 	@echo "Plots and samples:  runs/demo/artifacts/"
