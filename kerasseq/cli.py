@@ -110,6 +110,9 @@ def run_command(argv: list[str]) -> int:
         config = config_from_args(get_config_class(name), args)
         resolve_data_dir(config.data_dir)
     elif not Checkpoint(run_dir).exists():
+        if (Path(run_dir) / "cv_state.json").exists():
+            raise UserError(f"{run_dir} holds a cross-validation; pass the run folder of one fold, "
+                            f"e.g. --run_dir {Path(run_dir) / 'fold_00'}")
         raise UserError(f"no trained run in {run_dir} (no {Checkpoint(run_dir).state_path}); "
                         f"train one with: kerasseq train {name} --run_dir {run_dir}")
 
@@ -125,7 +128,12 @@ def run_command(argv: list[str]) -> int:
     task = get_task(name)
     from kerasseq import training
 
-    if command == "train":
+    if command == "train" and getattr(config, "fold", None) == -1:
+        from kerasseq.crossval import cross_validate
+
+        cross_validate(task, config, args["run_dir"], restart=args["restart"],
+                       tracking=not args["no_tracking"])
+    elif command == "train":
         training.train(task, config, args["run_dir"], restart=args["restart"],
                        tracking=not args["no_tracking"])
     elif command == "evaluate":

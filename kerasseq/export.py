@@ -52,7 +52,7 @@ def export_task_model(task, run, model, out_dir: Path | None = None, serving=Non
     return {"keras": keras_path, "saved_model": saved_path}
 
 
-def char_sampler_endpoint(archive, step_model, chars: list[str], units: int, num_states: int):
+def char_sampler_endpoint(archive, step_model, chars: list[str]):
     """Add ``sample(prompt, num_chars, temperature) -> text`` to a SavedModel archive.
 
     ``step_model`` maps ``[ids, *states]`` to ``[logits, *states]``. The prompt (a UTF-8
@@ -72,7 +72,7 @@ def char_sampler_endpoint(archive, step_model, chars: list[str], units: int, num
                                   message="prompt has characters outside the vocabulary of the model")
         tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0")
         ids = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
-        states = [tf.zeros((1, units)) for _ in range(num_states)]
+        states = [tf.zeros((1, s.shape[-1])) for s in step_model.inputs[1:]]
         logits, *states = step_model([ids[None], *states], training=False)
 
         def body(i, last_logits, states, out):
@@ -96,3 +96,44 @@ def char_sampler_endpoint(archive, step_model, chars: list[str], units: int, num
             tf.TensorSpec([], tf.float32, name="temperature"),
         ],
     )
+
+
+def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool):
+    """Add ``tag(tokens) -> tags`` to a SavedModel archive of a sequence tagger.
+
+    ``tokens`` is a 1-D string tensor (one sentence); the result is one IOB2 tag per token.
+    Word normalisation (lower case, digits to 0), the word and character lookups, the model
+    and Viterbi decoding all run inside the SavedModel.
+    """
+    import tensorflow as tf
+
+    from kerasseq.data.conll import TAGS
+
+    def table(tokens):
+        keys = tf.constant(tokens, tf.string)
+        ids = tf.range(2, len(tokens) + 2, dtype=tf.int32)
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), 1)
+
+    words_table, chars_table = table(vocab.words.tokens), table(vocab.chars.tokens)
+    archive.words_table, archive.chars_table = words_table, chars_table  # tracked resources
+    # The IOB2 name of every IOBES tag (B-/S- begin an entity, I-/E- continue it).
+    iob2 = tf.constant([t if t == "O" else ("B-" if t[0] in "BS" else "I-") + t[2:] for t in TAGS])
+
+    def tag(tokens):
+        tf.debugging.assert_greater(tf.size(tokens), 0, message="tokens is empty")
+        normalized = tf.strings.regex_replace(tf.strings.lower(tokens, encoding="utf-8"), r"\d", "0")
+        words = words_table.lookup(normalized)[None]  # (1, n)
+        chars = tf.strings.unicode_split(tokens, "UTF-8")[:, :max_word_len]  # ragged (n, <=max)
+        chars = chars_table.lookup(chars).to_tensor(0, shape=[None, max_word_len])[None]
+        outputs = model({"words": words, "chars": chars}, training=False)
+        if crf:
+            from kerasseq.layers.crf import viterbi_decode
+
+            ids = viterbi_decode(outputs, tf.ones_like(words, tf.bool))
+            ids = ids[0] if isinstance(ids, (tuple, list)) else ids
+        else:
+            ids = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+        return tf.gather(iob2, tf.cast(ids[0], tf.int32))
+
+    archive.add_endpoint(name="tag", fn=tag,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="tokens")])

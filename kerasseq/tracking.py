@@ -22,7 +22,10 @@ class Tracker:
         self.run_id: str | None = None
         self._mlflow = None
 
-    def start(self, experiment: str, run_name: str, run_id: str | None = None) -> "Tracker":
+    def start(self, experiment: str, run_name: str, run_id: str | None = None,
+              nested: bool = False) -> "Tracker":
+        """Start (or, with ``run_id``, continue) the MLflow run; ``nested`` makes it a child
+        of the active run (the folds of a cross-validation)."""
         if not self.enabled:
             return self
         import mlflow
@@ -31,7 +34,9 @@ class Tracker:
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
         if run_id:
-            mlflow.start_run(run_id=run_id)
+            mlflow.start_run(run_id=run_id, nested=nested)
+        elif nested:
+            mlflow.start_run(run_name=run_name, nested=True)
         elif os.environ.get("MLFLOW_RUN_ID"):
             mlflow.start_run()  # the run `mlflow run` created for this entry point
         else:

@@ -11,6 +11,7 @@ runner does the rest, the same way for every task::
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -23,6 +24,9 @@ from kerasseq.checkpoint import Checkpoint
 from kerasseq.errors import CheckpointError, UserError
 from kerasseq.models.recurrent import reset_recurrent_states  # noqa: F401  (re-exported)
 from kerasseq.tracking import Tracker
+
+# The final metrics of a finished run, written by `finish` into the run folder.
+METRICS_FILE = "metrics.json"
 
 # Settings that may change when a run is resumed (train longer, or on another data path).
 RESUMABLE_CHANGES = {"epochs", "data_dir", "download"}
@@ -82,7 +86,7 @@ def steps_per_epoch(config, train_ds) -> int:
 
 
 def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool = True,
-          verbose="auto", export: bool = True) -> dict:
+          verbose="auto", export: bool = True, nested: bool = False) -> dict:
     """Train ``task`` with ``config`` in ``run_dir``, resuming from its last checkpoint.
 
     Args:
@@ -93,6 +97,7 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
         tracking: log to MLflow.
         verbose: Keras progress output (``"auto"``: a progress bar on a terminal).
         export: write the ``.keras`` model and the SavedModel when training ends.
+        nested: track the run as a child of the active MLflow run (cross-validation folds).
 
     Returns:
         The final metrics (``task.evaluate``), plus ``"epochs"`` and ``"steps"``.
@@ -124,16 +129,20 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
                       **task.compile_args(run))
         initial_epoch, history, steps = 0, {}, {"step": [], "loss": []}
 
-    tracker.start(experiment=task.name, run_name=run_dir.name, run_id=(state or {}).get("mlflow_run_id"))
+    tracker.start(experiment=task.name, run_name=run_dir.name,
+                  run_id=(state or {}).get("mlflow_run_id"), nested=nested)
     tracker.log_params(config.to_dict())
     tracker.set_tags({"kerasseq.task": task.name, "kerasseq.run_dir": str(run_dir)})
 
     nan_guard = StopOnNaN()
     recorder = EpochCheckpoint(checkpoint, config, tracker, history, steps)
-    callbacks = [nan_guard, recorder, *task.callbacks(run, model)]
+    # Task callbacks first: they may add metrics to the epoch's logs (a validation F1) that
+    # the checkpoint records.
+    callbacks = [nan_guard, *task.callbacks(run, model), recorder]
     status = "FINISHED"
     try:
-        if initial_epoch < config.epochs:
+        stopped_early = bool(state and state.get("stopped_early"))
+        if initial_epoch < config.epochs and not stopped_early:
             model.fit(
                 train_ds,
                 validation_data=val_ds,
@@ -144,8 +153,13 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
                 shuffle=False,  # tasks order (or shuffle) their own datasets
                 verbose=_progress_mode(verbose),
             )
+            if nan_guard.stopped_at is None:
+                # Keep the final weights (a task's early stopping may have restored the best
+                # epoch's) and whether training ended early, so a rerun does not train on.
+                recorder.save_final(stopped_early=len(next(iter(history.values()), [])) < config.epochs)
         else:
-            print(f"{run_dir} already trained for {initial_epoch} epochs; evaluating.")
+            print(f"{run_dir} already trained for {initial_epoch} epochs"
+                  f"{' (stopped early)' if stopped_early else ''}; evaluating.")
         if nan_guard.stopped_at is not None:
             status = "FAILED"
             raise TrainingError(
@@ -172,6 +186,7 @@ def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bo
     metrics["epochs"] = len(next(iter(history.values()), []))
     metrics["steps"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     run.tracker.log_metrics({f"final_{k}": v for k, v in metrics.items()})
+    (run.dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
     from kerasseq.plotting import plot_history
 
     if history:
@@ -265,15 +280,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(value)
         step = self._global_step()
         self.steps["steps_per_epoch"] = max(1, step // (epoch + 1))
-        self.checkpoint.save(self.model, {
+        self.state = {
             "epoch": epoch + 1,
             "step": step,
             "config": self.config.to_dict(),
             "history": self.history,
             "batch_losses": self.steps,
             "mlflow_run_id": self.tracker.run_id,
-        })
+        }
+        self.checkpoint.save(self.model, self.state)
         self.tracker.log_metrics(logs, step=epoch + 1)
+
+    def save_final(self, stopped_early: bool) -> None:
+        """Checkpoint the model as training left it (after ``on_train_end`` callbacks)."""
+        if getattr(self, "state", None):
+            self.checkpoint.save(self.model, {**self.state, "stopped_early": stopped_early})
 
 
 def load_run(task, run_dir) -> tuple[Run, keras.Model]:

@@ -83,3 +83,63 @@ def tbptt_batches(ids: np.ndarray, batch_size: int, seq_len: int) -> tuple[np.nd
     y = np.asarray(ids[1 : used + 1], np.int32).reshape(batch_size, num_batches, seq_len)
     # (batch_size, num_batches, seq_len) -> (num_batches, batch_size, seq_len)
     return x.transpose(1, 0, 2).copy(), y.transpose(1, 0, 2).copy()
+
+
+class WordVocabulary:
+    """A token vocabulary with id 0 for padding and id 1 for unknown tokens.
+
+    The layout of ``keras.layers.TextVectorization`` and ``StringLookup`` (``""`` then
+    ``"[UNK]"``), so an exported model can look tokens up with them.
+
+    Args:
+        tokens: the known tokens, in id order from id 2.
+
+    Example:
+    >>> vocab = WordVocabulary.from_sentences([["a", "b", "a"]], min_count=1)
+    >>> vocab.encode(["a", "zzz"], max_len=4).tolist()
+    [2, 1, 0, 0]
+    """
+
+    PAD, UNK = "", "[UNK]"
+
+    def __init__(self, tokens):
+        tokens = list(tokens)
+        if len(set(tokens)) != len(tokens) or self.PAD in tokens or self.UNK in tokens:
+            raise ValueError("Expected distinct tokens without '' and '[UNK]'. "
+                             f"Received: {len(tokens)} tokens")
+        self.tokens = tokens
+        self._index = {t: i + 2 for i, t in enumerate(tokens)}
+
+    @classmethod
+    def from_sentences(cls, sentences, min_count: int = 1) -> "WordVocabulary":
+        """Tokens seen at least ``min_count`` times, most frequent first (ties: alphabetical)."""
+        from collections import Counter
+
+        counts = Counter(t for sentence in sentences for t in sentence)
+        kept = sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: (-counts[t], t))
+        return cls(kept)
+
+    def __len__(self) -> int:
+        """Number of ids, padding and unknown included."""
+        return len(self.tokens) + 2
+
+    def lookup(self, tokens) -> list[int]:
+        return [self._index.get(t, 1) for t in tokens]
+
+    def encode(self, tokens, max_len: int) -> np.ndarray:
+        """Ids of ``tokens``, truncated or zero-padded to ``max_len``."""
+        ids = np.zeros(max_len, np.int32)
+        found = self.lookup(tokens[:max_len])
+        ids[: len(found)] = found
+        return ids
+
+    def encode_batch(self, sentences, max_len: int) -> np.ndarray:
+        return np.stack([self.encode(s, max_len) for s in sentences]) if sentences else \
+            np.zeros((0, max_len), np.int32)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps({"tokens": self.tokens}, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> "WordVocabulary":
+        return cls(json.loads(Path(path).read_text())["tokens"])

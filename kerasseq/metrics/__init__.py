@@ -1,3 +1,4 @@
 """Task metrics that Keras lacks (backend-agnostic)."""
 
 from kerasseq.metrics.information import BitsPerToken, nats_to_bits
+from kerasseq.metrics.entities import entity_scores

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasseq.models.recurrent import build_stacked_rnn, num_states
+from kerasseq.models.recurrent import build_stacked_rnn
 
 
 def build_char_language_model(
@@ -28,7 +28,7 @@ def build_char_language_model(
 
     Args:
         vocab_size: number of distinct characters.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        cell: a cell name of :data:`kerasseq.models.recurrent.CELL_NAMES`.
         units: recurrent width.
         depth: number of recurrent layers.
         embedding_dim: character embedding width.
@@ -70,8 +70,8 @@ def sample_next(logits, temperature: float = 1.0, top_k: int = 0, seed=None):
     return keras.ops.cast(keras.random.categorical(logits, 1, seed=seed)[:, 0], "int32")
 
 
-def generate(step_model: keras.Model, prompt_ids, num_chars: int, *, cell: str, units: int,
-             depth: int, temperature: float = 1.0, top_k: int = 0, seed: int | None = None):
+def generate(step_model: keras.Model, prompt_ids, num_chars: int, *, temperature: float = 1.0,
+             top_k: int = 0, seed: int | None = None):
     """Generate ``num_chars`` ids after ``prompt_ids`` with a ``return_state=True`` model.
 
     The prompt is read in one call; then one character at a time, feeding back the sample and
@@ -82,7 +82,7 @@ def generate(step_model: keras.Model, prompt_ids, num_chars: int, *, cell: str, 
     if len(prompt_ids) == 0:
         raise ValueError("Expected a prompt of at least one character.")
     generator = keras.random.SeedGenerator(seed) if seed is not None else None
-    states = [np.zeros((1, units), "float32") for _ in range(depth * num_states(cell))]
+    states = [np.zeros((1, s.shape[-1]), "float32") for s in step_model.inputs[1:]]
     logits, *states = step_model([np.asarray(prompt_ids, "int32")[None], *states], training=False)
     out = []
     for _ in range(num_chars):

@@ -22,6 +22,10 @@ class TaskEntry:
 REGISTRY = {
     "charlm": TaskEntry("kerasseq.tasks.charlm:TASK", "CharLMConfig",
                         "character-level language model on Tiny Shakespeare (truncated BPTT)"),
+    "mr": TaskEntry("kerasseq.tasks.mr:TASK", "SentenceClassificationConfig",
+                    "sentence polarity on MR: Kim's CNN or a BiLSTM, 10-fold cross-validation"),
+    "ner": TaskEntry("kerasseq.tasks.ner:TASK", "TaggingConfig",
+                     "named-entity recognition on CoNLL-2003: BiLSTM-CRF with character CNN"),
 }
 
 

@@ -17,7 +17,7 @@ from kerasseq.data.text import CharVocabulary
 from kerasseq.errors import UserError
 from kerasseq.metrics import BitsPerToken
 from kerasseq.models.char_lm import build_char_language_model, generate
-from kerasseq.models.recurrent import num_states, reset_recurrent_states
+from kerasseq.models.recurrent import reset_recurrent_states
 from kerasseq.tasks.base import Task
 from kerasseq.tasks.configs import CharLMConfig
 
@@ -94,8 +94,7 @@ class CharLMTask(Task):
             raise UserError("--prompt must hold at least one character")
         ids = run.vocab.encode(prompt)
         step_model = step_model or self.step_model(run, model)
-        out = generate(step_model, ids, length, temperature=temperature, top_k=top_k, seed=seed,
-                       **{k: v for k, v in self._model_args(run).items() if k != "embedding_dim"})
+        out = generate(step_model, ids, length, temperature=temperature, top_k=top_k, seed=seed)
         return prompt + run.vocab.decode(out)
 
     def export_endpoints(self, run, archive, serving_model):
@@ -105,7 +104,7 @@ class CharLMTask(Task):
         step = build_char_language_model(len(run.vocab), **self._model_args(run), return_state=True)
         _copy_weights(step, serving_model)
         archive.track(step)
-        char_sampler_endpoint(archive, step, run.vocab.chars, c.units, c.depth * num_states(c.cell))
+        char_sampler_endpoint(archive, step, run.vocab.chars)
 
 
 def _copy_weights(target: keras.Model, source: keras.Model) -> keras.Model:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from kerasseq.config import RunConfig, param
 from kerasseq.errors import UserError
 
-# The cells of kerasseq.models.recurrent.RECURRENT_LAYERS (a test keeps the two equal).
-RECURRENT_CELLS = ("gru", "lstm", "rnn")
+# kerasseq.models.recurrent.CELL_NAMES, without importing Keras (a test keeps the two equal).
+RECURRENT_CELLS = ("delay", "gru", "leaky", "lstm", "mut1", "mut2", "mut3", "rnn")
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,83 @@ class CharLMConfig(RunConfig):
             raise UserError(f"--dropout must be in [0, 1); got {self.dropout}")
         if self.max_chars < 0 or self.sample_chars < 0 or self.temperature <= 0:
             raise UserError("--max_chars and --sample_chars must be >= 0 and --temperature > 0")
+
+
+@dataclass(frozen=True)
+class SentenceClassificationConfig(RunConfig):
+    """Settings of MR sentence classification (defaults: Kim's CNN-rand, 10-fold CV)."""
+
+    epochs: int = param(10, "at most this many passes over the training folds")
+    patience: int = param(2, "stop after this many epochs without a better dev accuracy")
+    learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run)")
+    model: str = param("cnn", "cnn: Kim 2014's CNN; rnn: recurrent many-to-one classifier",
+                       choices=("cnn", "rnn"))
+    folds: int = param(10, "cross-validation folds")
+    fold: int = param(-1, "train only this fold (0-based); -1 runs every fold and reports mean ± std")
+    batch_size: int = param(50, "sentences per batch")
+    max_len: int = param(64, "tokens per sentence (longer ones are cut; MR's longest has 59)")
+    min_count: int = param(1, "keep words seen at least this often in the training folds")
+    embedding_dim: int = param(300, "word embedding width (learned from scratch: CNN-rand)")
+    dropout: float = param(0.5, "dropout on the sentence features (and, for rnn, the embeddings)")
+    filter_sizes: str = param("3,4,5", "cnn: comma-separated window sizes")
+    filters: int = param(100, "cnn: feature maps per window size")
+    max_norm: float = param(3.0, "cnn: l2 max-norm of the output weight vectors; 0 disables it")
+    cell: str = param("lstm", "rnn: recurrent unit", choices=RECURRENT_CELLS)
+    units: int = param(100, "rnn: recurrent width per direction")
+    depth: int = param(1, "rnn: stacked recurrent layers")
+    bidirectional: bool = param(True, "rnn: read sentences in both directions")
+    pooling: str = param("mean", "rnn: sentence vector from the last state or the mean over words",
+                         choices=("last", "mean"))
+    recurrent_dropout: float = param(0.0, "rnn: dropout on the recurrent connections")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("folds", "batch_size", "max_len", "min_count", "embedding_dim", "filters",
+                     "units", "depth", "patience"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.folds < 2:
+            raise UserError(f"--folds must be >= 2; got {self.folds}")
+        if not -1 <= self.fold < self.folds:
+            raise UserError(f"--fold must be -1 (all) or in [0, {self.folds - 1}]; got {self.fold}")
+        try:
+            sizes = [int(h) for h in self.filter_sizes.split(",")]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise UserError(f"--filter_sizes must be comma-separated integers >= 1; got {self.filter_sizes!r}")
+        for name in ("dropout", "recurrent_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
+        if self.max_norm < 0:
+            raise UserError(f"--max_norm must be >= 0; got {self.max_norm}")
+
+
+@dataclass(frozen=True)
+class TaggingConfig(RunConfig):
+    """Settings of CoNLL-2003 NER (defaults: the README's BiLSTM-CRF run)."""
+
+    epochs: int = param(30, "at most this many passes over the training sentences")
+    patience: int = param(6, "stop after this many epochs without a better validation F1")
+    learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run)")
+    crf: bool = param(True, "CRF output layer (false: independent per-token softmax)")
+    batch_size: int = param(32, "sentences per batch")
+    word_dim: int = param(100, "word embedding width (learned from scratch)")
+    char_encoder: str = param("cnn", "character encoder per word", choices=("cnn", "lstm"))
+    char_dim: int = param(30, "character embedding width")
+    char_units: int = param(50, "character CNN filters (or LSTM units per direction)")
+    max_word_len: int = param(20, "characters per word seen by the character encoder")
+    units: int = param(200, "sentence BiLSTM units per direction")
+    depth: int = param(1, "stacked sentence BiLSTM layers")
+    dropout: float = param(0.5, "dropout on word representations and BiLSTM outputs")
+    word_dropout: float = param(0.5, "probability of replacing a training singleton by <unk>")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("patience", "batch_size", "word_dim", "char_dim", "char_units",
+                     "max_word_len", "units", "depth"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("dropout", "word_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")

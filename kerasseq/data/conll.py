@@ -1,0 +1,215 @@
+"""CoNLL-2003 English NER: reader, tag schemes, vocabularies and bucketed tf.data batches.
+
+Files: one token per line, ``word POS chunk NER``, a blank line between sentences and
+``-DOCSTART-`` lines between documents. The task describes the tags as IOB1 (``B-`` only
+where two entities of one type touch); the shared copy is in fact IOB2 (every entity starts
+with ``B-``). :func:`iob_to_iob2` normalises either, so the reader accepts both.
+
+The tagger trains on IOBES tags (Ratinov & Roth 2009; Lample et al. 2016), which mark the
+single-token, begin, inside and end positions of an entity.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+
+from kerasseq.data.files import dataset_file
+from kerasseq.data.text import WordVocabulary
+from kerasseq.errors import DataError
+
+SPLITS = ("train", "valid", "test")
+ENTITY_TYPES = ("LOC", "MISC", "ORG", "PER")
+# IOBES tags, "O" first; the model predicts these ids.
+TAGS = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BIES"))
+
+
+def read_conll(path) -> list[tuple[list[str], list[str]]]:
+    """``(tokens, ner_tags)`` per sentence of a CoNLL-2003 file (plain or ``.gz``).
+
+    Raises:
+        DataError: a line without 4 fields, naming the file and line.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    sentences, tokens, tags = [], [], []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields or fields[0] == "-DOCSTART-":
+                if tokens:
+                    sentences.append((tokens, tags))
+                    tokens, tags = [], []
+                continue
+            if len(fields) != 4:
+                raise DataError(f"{path}, line {number}: expected 4 fields 'word POS chunk NER', "
+                                f"got {len(fields)}: {line.strip()!r}")
+            tokens.append(fields[0])
+            tags.append(fields[3])
+    if tokens:
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def load_conll2003(split: str, data_dir=None, download: bool = False):
+    """Sentences of one split as ``(tokens, iob2_tags)`` pairs."""
+    if split not in SPLITS:
+        raise ValueError(f"Expected split to be one of {SPLITS}. Received: split={split!r}")
+    path = dataset_file(f"conll2003/{split}.txt.gz", data_dir, download)
+    return [(tokens, iob_to_iob2(tags)) for tokens, tags in read_conll(path)]
+
+
+def iob_to_iob2(tags: list[str]) -> list[str]:
+    """IOB1 (or IOB2) -> IOB2: an ``I-X`` that does not continue an ``X`` entity begins one."""
+    out = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("I-") and (i == 0 or out[-1] == "O" or out[-1][2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
+
+
+def iob2_to_iobes(tags: list[str]) -> list[str]:
+    """IOB2 -> IOBES (``S-`` single-token entities, ``E-`` last tokens)."""
+    out = []
+    for i, tag in enumerate(tags):
+        continues = i + 1 < len(tags) and tags[i + 1] == "I-" + tag[2:]
+        if tag.startswith("B-"):
+            out.append(tag if continues else "S-" + tag[2:])
+        elif tag.startswith("I-"):
+            out.append(tag if continues else "E-" + tag[2:])
+        else:
+            out.append(tag)
+    return out
+
+
+def iobes_to_iob2(tags: list[str]) -> list[str]:
+    """IOBES -> IOB2. Predicted sequences may be ill-formed: an ``I-X``/``E-X`` continues an
+    entity only after an open ``B-X``/``I-X``; otherwise it begins a new one."""
+    out, previous = [], "O"
+    for tag in tags:
+        if tag == "O":
+            out.append("O")
+        else:
+            kind = tag[2:]
+            continues = tag[0] in "IE" and previous[0] in "BI" and previous[2:] == kind
+            out.append(("I-" if continues else "B-") + kind)
+        previous = tag
+    return out
+
+
+class TaggingVocabulary:
+    """Word and character vocabularies of a tagger, from the training sentences.
+
+    Words are lower-cased with digits mapped to 0 (the casing is left to the character
+    encoder); words seen once in training get the last ids, so training can replace them by
+    the unknown id now and then (Lample et al. 2016) and the model learns an unknown vector.
+
+    Args:
+        words: a :class:`WordVocabulary` of normalised words, most frequent first.
+        chars: a :class:`WordVocabulary` of characters.
+        first_singleton: id of the first word seen only once in training.
+    """
+
+    def __init__(self, words: WordVocabulary, chars: WordVocabulary, first_singleton: int):
+        self.words, self.chars, self.first_singleton = words, chars, first_singleton
+
+    @staticmethod
+    def normalize(word: str) -> str:
+        return "".join("0" if c.isdigit() else c for c in word.lower())
+
+    @classmethod
+    def from_sentences(cls, sentences) -> "TaggingVocabulary":
+        words = WordVocabulary.from_sentences([[cls.normalize(w) for w in t] for t, _ in sentences])
+        from collections import Counter
+
+        counts = Counter(cls.normalize(w) for t, _ in sentences for w in t)
+        singles = [i for i, w in enumerate(words.tokens) if counts[w] == 1]
+        first = (singles[0] + 2) if singles else len(words)
+        chars = WordVocabulary.from_sentences([list(w) for t, _ in sentences for w in t])
+        return cls(words, chars, first)
+
+    def to_dict(self) -> dict:
+        return {"words": self.words.tokens, "chars": self.chars.tokens,
+                "first_singleton": self.first_singleton}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaggingVocabulary":
+        return cls(WordVocabulary(d["words"]), WordVocabulary(d["chars"]), d["first_singleton"])
+
+    def encode(self, tokens: list[str], length: int, max_word_len: int):
+        """``(word_ids (length,), char_ids (length, max_word_len))`` zero-padded."""
+        words = np.zeros(length, np.int32)
+        chars = np.zeros((length, max_word_len), np.int32)
+        words[: len(tokens)] = self.words.lookup([self.normalize(w) for w in tokens])
+        for i, word in enumerate(tokens):
+            ids = self.chars.lookup(list(word[:max_word_len]))
+            chars[i, : len(ids)] = ids
+        return words, chars
+
+
+def bucket_length(n: int, buckets=(16, 32, 64, 128)) -> int:
+    """The padded length of a sentence of ``n`` tokens (few distinct shapes: few compiles)."""
+    for b in buckets:
+        if n <= b:
+            return b
+    return int(np.ceil(n / 64) * 64)
+
+
+def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_word_len: int,
+                    shuffle: bool, seed: int = 0, word_dropout: float = 0.0):
+    """A tf.data pipeline of ``({"words", "chars"}, tags)`` batches.
+
+    Sentences are grouped by padded length (:func:`bucket_length`) and batched within a
+    group, so every batch has one of a few shapes (one XLA compilation each). With
+    ``shuffle`` (training) the groups' contents and the batch order change every epoch and
+    each group's last incomplete batch waits for the next epoch (a different remainder each
+    time); without it every sentence is used once and incomplete batches are filled with
+    empty rows (all padding, tags ``-1``). Tags are IOBES ids of :data:`TAGS`, ``-1`` on
+    padding. ``word_dropout``: probability of replacing a training singleton by the unknown id.
+    """
+    import tensorflow as tf
+
+    tag_index = {t: i for i, t in enumerate(TAGS)}
+    groups: dict[int, list[int]] = {}
+    for i, (tokens, _) in enumerate(sentences):
+        groups.setdefault(bucket_length(len(tokens)), []).append(i)
+    encoded = []
+    for tokens, tags in sentences:
+        length = bucket_length(len(tokens))
+        words, chars = vocab.encode(tokens, length, max_word_len)
+        y = np.full(length, -1, np.int32)
+        y[: len(tags)] = [tag_index[t] for t in iob2_to_iobes(tags)]
+        encoded.append((words, chars, y))
+    if shuffle:
+        num_batches = sum(len(g) // batch_size for g in groups.values())
+    else:
+        num_batches = sum(-(-len(g) // batch_size) for g in groups.values())
+    epoch = [0]
+
+    def generate():
+        rng = np.random.default_rng([seed, epoch[0]])
+        epoch[0] += 1
+        batches = []
+        for length, index in sorted(groups.items()):
+            index = rng.permutation(index) if shuffle else index
+            stop = len(index) - len(index) % batch_size if shuffle else len(index)
+            batches += [index[i:i + batch_size] for i in range(0, stop, batch_size)]
+        order = rng.permutation(len(batches)) if shuffle else range(len(batches))
+        for b in order:
+            rows = [encoded[i] for i in batches[b]]
+            if len(rows) < batch_size:  # evaluation: fill with empty rows, one shape per group
+                empty = tuple(np.zeros_like(a) for a in rows[0][:2]) + (np.full_like(rows[0][2], -1),)
+                rows += [empty] * (batch_size - len(rows))
+            words = np.stack([r[0] for r in rows])
+            if word_dropout:
+                single = (words >= vocab.first_singleton) & (rng.random(words.shape) < word_dropout)
+                words = np.where(single, 1, words).astype(np.int32)
+            yield ({"words": words, "chars": np.stack([r[1] for r in rows])},
+                   np.stack([r[2] for r in rows]))
+
+    signature = ({"words": tf.TensorSpec((None, None), tf.int32),
+                  "chars": tf.TensorSpec((None, None, max_word_len), tf.int32)},
+                 tf.TensorSpec((None, None), tf.int32))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)

@@ -1,0 +1,92 @@
+"""Sequence tagger: word + character encoders, a BiLSTM, and a CRF or per-token softmax."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasseq.layers.masking import ZeroMasked
+
+
+def build_sequence_tagger(
+    word_vocab_size: int,
+    char_vocab_size: int,
+    num_tags: int,
+    *,
+    word_dim: int = 100,
+    char_dim: int = 30,
+    char_encoder: str = "cnn",
+    char_units: int = 50,
+    char_window: int = 3,
+    max_word_len: int = 20,
+    units: int = 200,
+    depth: int = 1,
+    dropout: float = 0.5,
+    crf: bool = True,
+    name: str = "sequence_tagger",
+) -> keras.Model:
+    """The BiLSTM-CRF tagger of Lample et al. 2016 (with Ma & Hovy 2016's character CNN).
+
+    Each word is the concatenation of its embedding and a character-level encoding (a CNN
+    with max-over-characters pooling, Ma & Hovy; or the final states of a character BiLSTM,
+    Lample et al.); a bidirectional LSTM reads the sentence; a linear layer gives per-tag
+    scores, which a linear-chain CRF (:class:`kerasseq.layers.CRF`) turns into pairwise
+    log-potentials (train with :class:`kerasseq.losses.CRFNegativeLogLikelihood`, decode
+    with :func:`kerasseq.layers.viterbi_decode`); with ``crf=False`` the model returns
+    independent per-token logits instead (the baseline that shows what the CRF adds).
+
+    Args:
+        word_vocab_size: word ids (0 is padding and masks the step).
+        char_vocab_size: character ids (0 is padding).
+        num_tags: number of tags.
+        word_dim: word embedding width.
+        char_dim: character embedding width.
+        char_encoder: ``"cnn"`` or ``"lstm"``.
+        char_units: CNN filters, or LSTM units per direction.
+        char_window: CNN window over characters.
+        max_word_len: characters per word in the ``chars`` input.
+        units: sentence LSTM units per direction.
+        depth: stacked sentence BiLSTM layers.
+        dropout: dropout on the word representations and the BiLSTM outputs.
+        crf: CRF output (pairwise potentials) or per-token logits.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` from ``{"words": (batch, time), "chars": (batch, time,
+        max_word_len)}`` int ids to potentials ``(batch, time, num_tags, num_tags)`` (CRF) or
+        logits ``(batch, time, num_tags)``.
+
+    Example:
+    >>> model = build_sequence_tagger(20000, 80, 17)
+    >>> potentials = model({"words": words, "chars": chars})
+    >>> tags = viterbi_decode(potentials, mask=words != 0)
+    """
+    if char_encoder not in ("cnn", "lstm"):
+        raise ValueError(f"Expected char_encoder 'cnn' or 'lstm'. Received: char_encoder={char_encoder!r}")
+    words = keras.Input((None,), dtype="int32", name="words")
+    chars = keras.Input((None, max_word_len), dtype="int32", name="chars")
+
+    w = keras.layers.Embedding(word_vocab_size, word_dim, mask_zero=True, name="word_embedding")(words)
+    c = keras.layers.Embedding(char_vocab_size, char_dim, name="char_embedding")(chars)
+    # (batch, time, max_word_len, char_dim) -> (batch, time, char_units or 2 * char_units)
+    if char_encoder == "cnn":
+        c = keras.layers.TimeDistributed(
+            keras.layers.Conv1D(char_units, char_window, padding="same", activation="tanh"),
+            name="char_cnn")(c)
+        c = keras.layers.TimeDistributed(keras.layers.GlobalMaxPooling1D(), name="char_max_pool")(c)
+    else:
+        c = keras.layers.TimeDistributed(
+            keras.layers.Bidirectional(keras.layers.LSTM(char_units)), name="char_bilstm")(c)
+    x = keras.layers.Concatenate(name="word_and_chars")([w, c])
+    x = keras.layers.Dropout(dropout, name="input_dropout")(x)
+    for i in range(depth):
+        x = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True),
+                                       name=f"bilstm_{i}")(x)
+    x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    scores = keras.layers.Dense(num_tags, name="tag_scores")(x)  # (batch, time, num_tags)
+    if crf:
+        from kerasseq.layers.crf import CRF
+
+        outputs = CRF(num_tags, name="crf")(scores)
+    else:
+        outputs = ZeroMasked(name="logits")(scores)
+    return keras.Model({"words": words, "chars": chars}, outputs, name=name)

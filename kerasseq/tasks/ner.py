@@ -1,0 +1,130 @@
+"""Named-entity recognition on CoNLL-2003 with a BiLSTM-CRF tagger (Lample et al. 2016).
+
+Trained on the train split with IOBES tags, selected on the validation split's entity F1
+(the weights of the best epoch are kept), reported as entity-level precision, recall and F1
+on the test split (conlleval's definition). Word embeddings are learned from scratch; the
+character encoder supplies casing and morphology. ``--crf false`` trains the same network
+with a per-token softmax, the baseline that shows what the CRF adds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+
+from kerasseq.data.conll import (TAGS, TaggingVocabulary, iobes_to_iob2, load_conll2003,
+                                 tagging_batches)
+from kerasseq.metrics.entities import entity_scores
+from kerasseq.models.tagger import build_sequence_tagger
+from kerasseq.tasks.base import Task
+from kerasseq.tasks.configs import TaggingConfig
+
+
+class NERTask(Task):
+    name = "ner"
+    description = "named-entity recognition on CoNLL-2003: BiLSTM-CRF with character CNN"
+    config_class = TaggingConfig
+
+    def prepare(self, run):
+        path = run.dir / "vocab.json"
+        if path.exists():
+            run.vocab = TaggingVocabulary.from_dict(json.loads(path.read_text()))
+            return
+        c = run.config
+        run.vocab = TaggingVocabulary.from_sentences(load_conll2003("train", c.data_dir, c.download))
+        run.dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(run.vocab.to_dict(), ensure_ascii=False))
+
+    def _batches(self, run, split, train=False):
+        c = run.config
+        sentences = load_conll2003(split, c.data_dir, c.download)
+        return tagging_batches(sentences, run.vocab, c.batch_size, c.max_word_len, shuffle=train,
+                               seed=c.seed, word_dropout=c.word_dropout if train else 0.0)
+
+    def datasets(self, run):
+        return self._batches(run, "train", train=True), self._batches(run, "valid")
+
+    def build_model(self, run):
+        c = run.config
+        return build_sequence_tagger(
+            len(run.vocab.words), len(run.vocab.chars), len(TAGS), word_dim=c.word_dim,
+            char_dim=c.char_dim, char_encoder=c.char_encoder, char_units=c.char_units,
+            max_word_len=c.max_word_len, units=c.units, depth=c.depth, dropout=c.dropout, crf=c.crf)
+
+    def compile_args(self, run):
+        if run.config.crf:
+            from kerasseq.losses import CRFNegativeLogLikelihood
+
+            return dict(loss=CRFNegativeLogLikelihood())
+        return dict(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1),
+                    metrics=[])
+
+    def callbacks(self, run, model):
+        return [ValidationF1(self, run), keras.callbacks.EarlyStopping(
+            "val_f1", mode="max", patience=run.config.patience, restore_best_weights=True)]
+
+    def predict_tags(self, run, model, dataset):
+        """Gold and predicted IOB2 tags of every sentence of ``dataset``."""
+        gold, predicted = [], []
+        for x, y in dataset.as_numpy_iterator():
+            outputs = model.predict_on_batch(x)
+            mask = np.asarray(y) >= 0
+            ids = self.decode(run, outputs, mask)
+            for row_gold, row_pred, row_mask in zip(y, ids, mask):
+                if not row_mask.any():
+                    continue  # an empty row that fills the last batch
+                gold.append(iobes_to_iob2([TAGS[i] for i in row_gold[row_mask]]))
+                predicted.append(iobes_to_iob2([TAGS[i] for i in row_pred[row_mask]]))
+        return gold, predicted
+
+    def decode(self, run, outputs, mask) -> np.ndarray:
+        """Tag ids from the model outputs: Viterbi with a CRF, else the per-token argmax."""
+        if run.config.crf:
+            from kerasseq.layers.crf import viterbi_decode
+
+            decoded = viterbi_decode(outputs, keras.ops.convert_to_tensor(mask))
+            decoded = decoded[0] if isinstance(decoded, (tuple, list)) else decoded
+            return keras.ops.convert_to_numpy(decoded)
+        return keras.ops.convert_to_numpy(keras.ops.argmax(outputs, axis=-1))
+
+    def evaluate(self, run, model, val_ds):
+        """Entity precision/recall/F1 on the test split (and F1 on the validation split)."""
+        metrics = {}
+        for split, ds in (("valid", val_ds), ("test", self._batches(run, "test"))):
+            scores = entity_scores(*self.predict_tags(run, model, ds))
+            metrics.update({f"{split}_{k}": v for k, v in scores.items()
+                            if split == "test" or k == "f1"})
+        return metrics
+
+    def example_input(self, run):
+        tokens = "EU rejects German call to boycott British lamb .".split()
+        words, chars = run.vocab.encode(tokens, len(tokens), run.config.max_word_len)
+        return {"words": words[None], "chars": chars[None]}
+
+    def export_endpoints(self, run, archive, serving_model):
+        from kerasseq.export import tagger_endpoint
+
+        tagger_endpoint(archive, serving_model, run.vocab, run.config.max_word_len,
+                        crf=run.config.crf)
+
+
+class ValidationF1(keras.callbacks.Callback):
+    """Entity F1 on the validation split after every epoch, logged as ``val_f1``."""
+
+    def __init__(self, task: NERTask, run):
+        super().__init__()
+        self.task, self.run = task, run
+        self._val = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._val is None:
+            self._val = self.task._batches(self.run, "valid")
+        scores = entity_scores(*self.task.predict_tags(self.run, self.model, self._val))
+        if logs is not None:
+            logs["val_f1"] = scores["f1"]
+        print(f"epoch {epoch + 1}: validation entity F1 {scores['f1']:.4f}")
+
+
+TASK = NERTask()
