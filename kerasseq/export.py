@@ -37,12 +37,16 @@ def export_task_model(task, run, model, out_dir: Path | None = None, serving=Non
 
     archive = keras.export.ExportArchive()
     archive.track(serving)
-    specs = [_spec_of(t) for t in serving.inputs]
-    archive.add_endpoint(
-        name="serve",
-        fn=lambda *inputs: serving(list(inputs) if len(inputs) > 1 else inputs[0], training=False),
-        input_signature=specs,
-    )
+    if isinstance(serving.input, dict):  # named inputs: serve takes them by name
+        specs = {name: _spec_of(t) for name, t in serving.input.items()}
+        archive.add_endpoint(name="serve", fn=lambda inputs: serving(inputs, training=False),
+                             input_signature=[specs])
+    else:
+        archive.add_endpoint(
+            name="serve",
+            fn=lambda *inputs: serving(list(inputs) if len(inputs) > 1 else inputs[0], training=False),
+            input_signature=[_spec_of(t) for t in serving.inputs],
+        )
     task.export_endpoints(run, archive, serving)
     saved_path = out_dir / "saved_model"
     if saved_path.exists():
@@ -109,22 +113,26 @@ def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool):
 
     from kerasseq.data.conll import TAGS
 
-    def table(tokens):
-        keys = tf.constant(tokens, tf.string)
-        ids = tf.range(2, len(tokens) + 2, dtype=tf.int32)
-        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), 1)
+    import keras
 
-    words_table, chars_table = table(vocab.words.tokens), table(vocab.chars.tokens)
-    archive.words_table, archive.chars_table = words_table, chars_table  # tracked resources
+    # id 0: the mask token "", id 1: unknown, then the vocabulary: kerasseq's id layout.
+    words_table = keras.layers.StringLookup(vocabulary=vocab.words.tokens, mask_token="",
+                                            num_oov_indices=1, output_mode="int")
+    chars_table = keras.layers.StringLookup(vocabulary=vocab.chars.tokens, mask_token="",
+                                            num_oov_indices=1, output_mode="int")
+    for table in (words_table, chars_table):
+        table(tf.constant([""]))  # build before tracking
+        archive.track(table)
     # The IOB2 name of every IOBES tag (B-/S- begin an entity, I-/E- continue it).
     iob2 = tf.constant([t if t == "O" else ("B-" if t[0] in "BS" else "I-") + t[2:] for t in TAGS])
 
     def tag(tokens):
         tf.debugging.assert_greater(tf.size(tokens), 0, message="tokens is empty")
         normalized = tf.strings.regex_replace(tf.strings.lower(tokens, encoding="utf-8"), r"\d", "0")
-        words = words_table.lookup(normalized)[None]  # (1, n)
+        words = tf.cast(words_table(normalized), tf.int32)[None]  # (1, n)
         chars = tf.strings.unicode_split(tokens, "UTF-8")[:, :max_word_len]  # ragged (n, <=max)
-        chars = chars_table.lookup(chars).to_tensor(0, shape=[None, max_word_len])[None]
+        chars = chars.to_tensor("", shape=[None, max_word_len])  # (n, max_word_len), "" pads
+        chars = tf.cast(chars_table(chars), tf.int32)[None]
         outputs = model({"words": words, "chars": chars}, training=False)
         if crf:
             from kerasseq.layers.crf import viterbi_decode

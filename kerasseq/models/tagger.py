@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasseq.layers.characters import CharacterEncoder
 from kerasseq.layers.masking import ZeroMasked
 
 
@@ -60,22 +61,13 @@ def build_sequence_tagger(
     >>> potentials = model({"words": words, "chars": chars})
     >>> tags = viterbi_decode(potentials, mask=words != 0)
     """
-    if char_encoder not in ("cnn", "lstm"):
-        raise ValueError(f"Expected char_encoder 'cnn' or 'lstm'. Received: char_encoder={char_encoder!r}")
     words = keras.Input((None,), dtype="int32", name="words")
     chars = keras.Input((None, max_word_len), dtype="int32", name="chars")
 
     w = keras.layers.Embedding(word_vocab_size, word_dim, mask_zero=True, name="word_embedding")(words)
     c = keras.layers.Embedding(char_vocab_size, char_dim, name="char_embedding")(chars)
     # (batch, time, max_word_len, char_dim) -> (batch, time, char_units or 2 * char_units)
-    if char_encoder == "cnn":
-        c = keras.layers.TimeDistributed(
-            keras.layers.Conv1D(char_units, char_window, padding="same", activation="tanh"),
-            name="char_cnn")(c)
-        c = keras.layers.TimeDistributed(keras.layers.GlobalMaxPooling1D(), name="char_max_pool")(c)
-    else:
-        c = keras.layers.TimeDistributed(
-            keras.layers.Bidirectional(keras.layers.LSTM(char_units)), name="char_bilstm")(c)
+    c = CharacterEncoder(char_encoder, char_units, char_window, name="char_encoder")(c)
     x = keras.layers.Concatenate(name="word_and_chars")([w, c])
     x = keras.layers.Dropout(dropout, name="input_dropout")(x)
     for i in range(depth):
