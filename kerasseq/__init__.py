@@ -13,6 +13,7 @@ _SUBMODULES = (
     "cli",
     "config",
     "data",
+    "diagnostics",
     "errors",
     "export",
     "layers",

@@ -5,6 +5,7 @@
     kerasseq export charlm --out exported/
     kerasseq sample charlm --prompt "ROMEO:" --length 300 --temperature 0.8 --top_k 10
     kerasseq train charlm --help                      # every parameter with its default
+    kerasseq gradients --out runs/gradients           # ‖∂L/∂h_t‖ for rnn, leaky, lstm, gru
 
 User mistakes (unknown parameters, bad values, missing data, corrupt checkpoints) print one
 ``error:`` line and exit with status 2.
@@ -26,6 +27,7 @@ COMMANDS = {
     "sample": "generate from a trained run (generative tasks)",
     "plot": "redraw a run's loss curve from its checkpoint history",
     "tasks": "list the tasks",
+    "gradients": "vanishing gradients: ‖∂L/∂h_t‖ over time for several cells (no task)",
 }
 
 
@@ -39,7 +41,8 @@ def _top_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"commands:\n{commands}\n\ntasks:\n{tasks}\n\n"
                     "Run 'kerasseq COMMAND TASK --help' for the parameters of a task.",
-        usage="kerasseq {train,evaluate,export,sample,plot,tasks} TASK [--param value ...]",
+        usage="kerasseq {train,evaluate,export,sample,plot,tasks} TASK [--param value ...]\n"
+              "       kerasseq gradients [--out DIR] [--cells rnn,leaky,lstm,gru] ...",
     )
 
 
@@ -77,6 +80,71 @@ def _command_parser(command: str, name: str):
     return parser
 
 
+def _gradients_parser():
+    from kerasseq.config import _StrictParser
+
+    parser = _StrictParser(None, prog="kerasseq gradients", allow_abbrev=False,
+                           description="Train a one-layer character LM per cell on Tiny Shakespeare "
+                                       "with the same budget and plot ‖∂L/∂h_t‖ against steps back "
+                                       "from the loss, at initialisation and after training "
+                                       "(OUT/gradient_flow.png and .json).")
+    parser.add_argument("--out", default="runs/gradients", help="output folder (default: runs/gradients)")
+    parser.add_argument("--cells", default="rnn,leaky,lstm,gru",
+                        help="comma-separated cells (default: rnn,leaky,lstm,gru)")
+    parser.add_argument("--steps", type=int, default=500, help="training batches per cell")
+    parser.add_argument("--units", type=int, default=128, help="recurrent width")
+    parser.add_argument("--seq_len", "--seq-len", type=int, default=100,
+                        help="steps per training chunk and per measured window")
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=32, help="rows per batch")
+    parser.add_argument("--learning_rate", "--learning-rate", type=float, default=3e-3,
+                        help="Adam learning rate")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
+    parser.add_argument("--data_dir", "--data-dir", default=None,
+                        help="data folder (default: $KERASSEQ_DATA_DIR)")
+    parser.add_argument("--restart", action="store_true", help="retrain runs that exist in OUT")
+    parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
+                        help="do not log to MLflow")
+    return parser
+
+
+def _gradients(argv: list[str]) -> int:
+    from kerasseq.data.files import resolve_data_dir
+    from kerasseq.models.recurrent import CELL_NAMES
+
+    args = _gradients_parser().parse_args(argv)
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    unknown = [c for c in cells if c not in CELL_NAMES]
+    if not cells or unknown:
+        raise UserError(f"--cells: unknown cell(s) {unknown or args.cells!r}; "
+                        f"expected a comma-separated list of {', '.join(CELL_NAMES)}")
+    for name in ("steps", "units", "seq_len", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    resolve_data_dir(args.data_dir)
+    from kerasseq.diagnostics import gradient_flow_experiment
+
+    tracker = None
+    if not args.no_tracking:
+        from kerasseq.tracking import Tracker
+
+        tracker = Tracker().start("gradients", Path(args.out).name)
+        tracker.log_params({k: v for k, v in vars(args).items() if k not in ("restart", "no_tracking")})
+    result = gradient_flow_experiment(
+        args.out, cells, steps=args.steps, units=args.units, seq_len=args.seq_len,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, data_dir=args.data_dir,
+        seed=args.seed, tracking=tracker is not None, restart=args.restart)
+    for stage in ("at_initialisation", "after_training"):
+        for cell, ratio in result["far_to_near"][stage].items():
+            print(f"{stage:17s} {cell:6s} ‖∂L/∂h‖ {args.seq_len - 1} steps back / at the loss: {ratio:.3g}")
+    if tracker is not None:
+        tracker.log_metrics({f"far_to_near_{cell}": ratio
+                             for cell, ratio in result["far_to_near"]["after_training"].items()})
+        for name in ("gradient_flow.png", "gradient_flow.json"):
+            tracker.log_artifact(Path(args.out) / name)
+        tracker.end()
+    return 0
+
+
 def run_command(argv: list[str]) -> int:
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
@@ -90,6 +158,8 @@ def run_command(argv: list[str]) -> int:
     if command == "tasks":
         top.print_help()
         return 0
+    if command == "gradients":
+        return _gradients(rest)
     if not rest or rest[0].startswith("-"):
         if rest and rest[0] in ("-h", "--help"):
             top.print_help()

@@ -1,6 +1,12 @@
 """Keras layers and cells (``keras.ops`` only; TensorFlow and JAX backends).
 
 Every public layer is registered under the ``kerasseq`` package for ``.keras`` save/load.
-The recurrent tasks so far use Keras core recurrent layers through
-:func:`kerasseq.models.build_stacked_rnn`; new cells and attention layers land here.
+Recurrent cells (leaky-integrator units, MUT1-3, a time-delay Elman cell) are Keras RNN
+cells: run them with ``keras.layers.RNN(cell)``, as :func:`kerasseq.models.build_stacked_rnn`
+runs Keras core recurrent layers; new attention layers land here.
 """
+
+from kerasseq.layers.characters import CharacterEncoder
+from kerasseq.layers.crf import CRF, crf_log_likelihood, crf_log_partition, crf_path_score, viterbi_decode
+from kerasseq.layers.masking import ZeroMasked
+from kerasseq.layers.recurrent_cells import LeakyUnitCell, MUT1Cell, MUT2Cell, MUT3Cell, TimeDelayCell

@@ -1,2 +1,4 @@
-"""Losses that Keras lacks (backend-agnostic). Sparse categorical cross-entropy from Keras
-serves the language-model tasks."""
+"""Losses that Keras lacks (backend-agnostic): the linear-chain CRF's negative
+log-likelihood. Sparse categorical cross-entropy from Keras serves the language models."""
+
+from kerasseq.losses.crf import CRFNegativeLogLikelihood

@@ -65,18 +65,19 @@ def recurrent_layer(cell: str, units: int, *, recurrent_dropout: float = 0.0,
 
 def state_sizes(cell: str, units: int, cell_kwargs: dict | None = None) -> list[int]:
     """Widths of the state tensors one layer of this cell carries (LSTM: h and c; the
-    time-delay cell: its buffer of the last ``delay`` states)."""
+    time-delay cell: ``h_{t-1}`` and a buffer of the ``delay - 1`` states before it)."""
     _check_cell(cell)
     if cell == "lstm":
         return [units, units]
     if cell == "delay":
-        return [units * int((cell_kwargs or {}).get("delay", 2))]
+        delay = int((cell_kwargs or {}).get("delay", 2))
+        return [units] if delay == 1 else [units, (delay - 1) * units]
     return [units]
 
 
-def num_states(cell: str) -> int:
+def num_states(cell: str, cell_kwargs: dict | None = None) -> int:
     """How many state tensors a layer of this cell carries (LSTM: h and c)."""
-    return len(state_sizes(cell, 1))
+    return len(state_sizes(cell, 1, cell_kwargs))
 
 
 def reset_recurrent_states(model: keras.Model) -> None:

@@ -8,7 +8,9 @@ Reported: validation cross-entropy in nats/char and bits/char, and samples along
 
 from __future__ import annotations
 
+import json
 import math
+
 import keras
 import numpy as np
 
@@ -30,6 +32,11 @@ class CharLMTask(Task):
     # Global steps (besides every epoch end) at which samples are written: the lectures'
     # "train more" progression.
     sample_steps = (100, 300, 1000, 3000)
+
+    # Validation characters the trained units are correlated over, and how many of them the
+    # heat map of interpretable cells shows.
+    diagnostics_chars = 2000
+    heatmap_chars = 640
 
     def prepare(self, run):
         path = run.dir / "vocab.json"
@@ -70,6 +77,59 @@ class CharLMTask(Task):
         reset_recurrent_states(model)
         return {"val_loss_nats": nats, "val_bits_per_char": nats / math.log(2)}
 
+    def plots(self, run, model, history):
+        """Recurrent-net diagnostics of the trained model on validation text: the gradient
+        norms ‖∂L/∂h_t‖ over one chunk (``gradient_norms.png/json``) and the units of the
+        first recurrent layer that track features of the text (``interpretable_cells.png``,
+        ``cell_ranking.json``)."""
+        from kerasseq.diagnostics import UnsupportedLayerError, state_probe_model
+
+        if keras.backend.backend() not in ("tensorflow", "jax"):
+            print(f"No recurrent diagnostics on the {keras.backend.backend()} backend.")
+            return
+        serving = self.serving_model(run, model)
+        try:
+            state_probe_model(serving)
+        except UnsupportedLayerError as error:
+            print(f"No recurrent diagnostics for this model: {error}")
+            return
+        self._diagnostics(run, serving)
+
+    def _diagnostics(self, run, serving):
+        from kerasseq.diagnostics import (TEXT_FEATURES, cell_activations, compare_gradient_flow,
+                                          plot_cell_heatmap, rank_cells, validation_windows)
+
+        c = run.config
+        _, val_text, _ = load_tinyshakespeare(c.data_dir, c.download)
+        windows = validation_windows(val_text, run.vocab, c.seq_len, 16)
+        compare_gradient_flow({c.cell: serving}, windows, run.artifacts / "gradient_norms.png",
+                              title=f"‖∂L/∂h_t‖ of {c.cell}_0, L at the last of {c.seq_len} steps")
+
+        passage = _passage(val_text, self.diagnostics_chars)
+        state = "cell" if c.cell == "lstm" else "hidden"
+        activations = cell_activations(serving, run.vocab.encode(passage), state=state)
+        ranking = {}
+        for name, feature in TEXT_FEATURES.items():
+            values = feature(passage)
+            if values.std() > 0:  # Tiny Shakespeare has no quotes or brackets
+                units, r = rank_cells(activations, values)
+                ranking[name] = [{"unit": int(u), "r": round(float(v), 4)}
+                                 for u, v in zip(units[:5], r[:5])]
+        (run.artifacts / "cell_ranking.json").write_text(json.dumps({
+            "layer": f"{c.cell}_0", "state": "tanh(c_t)" if state == "cell" else "h_t",
+            "passage_chars": len(passage), "features": ranking}, indent=1))
+        shown = {}  # the best unit for each feature, each unit once
+        for name, top in ranking.items():
+            unit = next((t for t in top if t["unit"] not in shown), None)
+            if unit:
+                shown[unit["unit"]] = f"unit {unit['unit']}: r = {unit['r']:+.2f} with {name}"
+        n = min(len(passage), self.heatmap_chars)
+        if shown:
+            what = "tanh(c)" if state == "cell" else "h"
+            plot_cell_heatmap(passage[:n], activations[:n], list(shown),
+                              run.artifacts / "interpretable_cells.png", titles=list(shown.values()),
+                              title=f"{c.cell}_0 {what} along validation text")
+
     def serving_model(self, run, model):
         """Stateless copy of the trained model: ids ``(batch, time)`` -> logits."""
         return _copy_weights(build_char_language_model(len(run.vocab), **self._model_args(run)), model)
@@ -105,6 +165,13 @@ class CharLMTask(Task):
         _copy_weights(step, serving_model)
         archive.track(step)
         char_sampler_endpoint(archive, step, run.vocab.chars)
+
+
+def _passage(text: str, num_chars: int) -> str:
+    """``num_chars`` characters of ``text`` from the start of a speech (after a blank line)."""
+    start = text.find("\n\n")
+    start = start + 2 if 0 <= start < len(text) - num_chars else 0
+    return text[start: start + num_chars]
 
 
 def _copy_weights(target: keras.Model, source: keras.Model) -> keras.Model:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kerasseq.models import build_stacked_rnn, reset_recurrent_states
-from kerasseq.models.recurrent import RECURRENT_LAYERS
+from kerasseq.models.recurrent import CELL_NAMES, RECURRENT_LAYERS, state_sizes
 
 CELLS = sorted(RECURRENT_LAYERS)
 
@@ -55,14 +55,17 @@ def test_stateful_chunks_equal_one_long_sequence(cell):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_return_state_model_steps_like_the_sequence_model(cell):
-    kwargs = dict(cell=cell, units=6, depth=3, vocab_size=5, output_units=5)
+    cell_kwargs = {"delay": 3} if cell == "delay" else None
+    kwargs = dict(cell=cell, units=6, depth=3, vocab_size=5, output_units=5, cell_kwargs=cell_kwargs)
     seq = build_stacked_rnn(**kwargs)
     step = build_stacked_rnn(**kwargs, return_state=True)
     step.set_weights(seq.get_weights())
+    sizes = state_sizes(cell, 6, cell_kwargs)
+    assert [tuple(i.shape) for i in step.inputs[1:]] == [(None, n) for n in sizes] * 3
     x = np.random.default_rng(2).integers(0, 5, (1, 7)).astype("int32")
-    states = [keras.ops.zeros((1, 6))] * (len(step.inputs) - 1)
+    states = [keras.ops.zeros((1, i.shape[-1])) for i in step.inputs[1:]]
     outs = []
     for t in range(7):
         y, *states = step([keras.ops.convert_to_tensor(x[:, t:t + 1]), *states])
