@@ -109,7 +109,7 @@ def _gradients_parser():
 
 def _gradients(argv: list[str]) -> int:
     from kerasseq.data.files import resolve_data_dir
-    from kerasseq.models.recurrent import CELL_NAMES
+    from kerasseq.tasks.configs import RECURRENT_CELLS as CELL_NAMES  # without importing Keras
 
     args = _gradients_parser().parse_args(argv)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]

@@ -12,7 +12,7 @@ def test_help_lists_tasks_and_parameters_with_defaults(tmp_path):
     top = run_cli(["--help"], cwd=tmp_path)
     assert "charlm" in top.stdout and "train" in top.stdout
     task = run_cli(["train", "charlm", "--help"], cwd=tmp_path)
-    for expected in ["--units", "(default: 384)", "--cell", "one of gru, lstm, rnn", "--epochs",
+    for expected in ["--units", "(default: 384)", "--cell", "one of delay, gru, leaky, lstm, mut1,", "--epochs",
                      "--learning_rate", "--clipnorm", "--jit_compile", "--run_dir", "--restart"]:
         assert expected in task.stdout, expected
 
@@ -20,13 +20,15 @@ def test_help_lists_tasks_and_parameters_with_defaults(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["train", "charlm", "--unitz", "5"], "unrecognized arguments: --unitz 5; known parameters: --epochs"),
     (["train", "charlm", "--units", "many"], "--units expects an integer; got 'many'"),
-    (["train", "charlm", "--cell", "tcn"], "--cell must be one of gru, lstm, rnn; got 'tcn'"),
+    (["train", "charlm", "--cell", "tcn"], "--cell must be one of delay, gru, leaky, lstm, mut1, mut2, mut3, rnn; got 'tcn'"),
     (["train", "charlm", "--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["train", "charlm", "--epochs", "0"], "--epochs must be >= 1"),
     (["train", "nosuchtask"], "unknown task 'nosuchtask'; known tasks: charlm"),
     (["fly", "charlm"], "unknown command 'fly'"),
     (["train", "charlm", "--data_dir", "/nonexistent/data"], "data directory /nonexistent/data"),
     (["sample", "charlm"], "no trained run in runs/charlm"),
+    (["gradients", "--cells", "rnn,tcn"], "--cells: unknown cell(s) ['tcn']"),
+    (["gradients", "--steps", "0"], "--steps must be >= 1"),
 ])
 def test_user_mistakes_get_one_line_errors(tmp_path, args, message):
     result = run_cli(args, cwd=tmp_path, check=False)
@@ -86,3 +88,18 @@ def test_resuming_with_other_settings_is_refused(tiny_run, tmp_path):
     result = run_cli(["train", "charlm", "--units", "64"], cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert "units: 32 in the run, 64 now" in result.stderr and "--restart" in result.stderr
+
+
+def test_gradients_command_trains_measures_and_tracks(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    result = run_cli(["gradients", "--out", "grad", "--cells", "rnn,gru", "--steps", "2", "--units", "8",
+                      "--seq_len", "20", "--batch_size", "8"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""})
+    assert "after_training    gru    ‖∂L/∂h‖ 19 steps back / at the loss:" in result.stdout
+    assert (tmp_path / "grad" / "gradient_flow.png").stat().st_size > 10000
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("gradients").experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert {"far_to_near_rnn", "far_to_near_gru"} <= set(parent.data.metrics)
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2  # one nested training run per cell
