@@ -140,7 +140,7 @@ def test_lstm_norms_match_finite_differences():
 # Every cell the builders know (the time-delay cell keeps h_t as the newest block of its buffer).
 @pytest.mark.parametrize("cell", CELL_NAMES)
 def test_every_cell_probe_reproduces_the_model_and_its_last_step_gradient(cell):
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow")  # GradientTape; the JAX path: test_jax_backend_agrees_with_tensorflow
 
     keras.utils.set_random_seed(0)
     model = build_char_language_model(VOCAB, cell=cell, units=5, depth=2, embedding_dim=EMBED)
