@@ -15,6 +15,7 @@ import gzip
 
 import numpy as np
 
+from kerasseq.data.buckets import BucketedBatches, bucket_length
 from kerasseq.data.files import dataset_file
 from kerasseq.data.text import WordVocabulary
 from kerasseq.errors import DataError
@@ -148,14 +149,6 @@ class TaggingVocabulary:
         return words, chars
 
 
-def bucket_length(n: int, buckets=(16, 32, 64, 128)) -> int:
-    """The padded length of a sentence of ``n`` tokens (few distinct shapes: few compiles)."""
-    for b in buckets:
-        if n <= b:
-            return b
-    return int(np.ceil(n / 64) * 64)
-
-
 def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_word_len: int,
                     shuffle: bool, seed: int = 0, word_dropout: float = 0.0):
     """A tf.data pipeline of ``({"words", "chars"}, tags)`` batches.
@@ -171,9 +164,7 @@ def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_wo
     import tensorflow as tf
 
     tag_index = {t: i for i, t in enumerate(TAGS)}
-    groups: dict[int, list[int]] = {}
-    for i, (tokens, _) in enumerate(sentences):
-        groups.setdefault(bucket_length(len(tokens)), []).append(i)
+    plan = BucketedBatches([len(tokens) for tokens, _ in sentences], batch_size, shuffle, seed)
     encoded = []
     for tokens, tags in sentences:
         length = bucket_length(len(tokens))
@@ -181,23 +172,11 @@ def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_wo
         y = np.full(length, -1, np.int32)
         y[: len(tags)] = [tag_index[t] for t in iob2_to_iobes(tags)]
         encoded.append((words, chars, y))
-    if shuffle:
-        num_batches = sum(len(g) // batch_size for g in groups.values())
-    else:
-        num_batches = sum(-(-len(g) // batch_size) for g in groups.values())
-    epoch = [0]
 
     def generate():
-        rng = np.random.default_rng([seed, epoch[0]])
-        epoch[0] += 1
-        batches = []
-        for length, index in sorted(groups.items()):
-            index = rng.permutation(index) if shuffle else index
-            stop = len(index) - len(index) % batch_size if shuffle else len(index)
-            batches += [index[i:i + batch_size] for i in range(0, stop, batch_size)]
-        order = rng.permutation(len(batches)) if shuffle else range(len(batches))
-        for b in order:
-            rows = [encoded[i] for i in batches[b]]
+        rng, batches = plan.epoch()
+        for _, index in batches:
+            rows = [encoded[i] for i in index]
             if len(rows) < batch_size:  # evaluation: fill with empty rows, one shape per group
                 empty = tuple(np.zeros_like(a) for a in rows[0][:2]) + (np.full_like(rows[0][2], -1),)
                 rows += [empty] * (batch_size - len(rows))
@@ -212,4 +191,4 @@ def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_wo
                   "chars": tf.TensorSpec((None, None, max_word_len), tf.int32)},
                  tf.TensorSpec((None, None), tf.int32))
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
+    return ds.apply(tf.data.experimental.assert_cardinality(plan.num_batches)).prefetch(2)

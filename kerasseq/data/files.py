@@ -39,6 +39,8 @@ class RemoteFile:
 
 _KIM = "https://raw.githubusercontent.com/yoonkim/CNN_sentence/23e0e1f7355705bb083043fda05c031b15acb38c"
 _CONLL = "https://raw.githubusercontent.com/kamalkraj/BERT-NER/e5be564156f194f1becb0d82aeaf6e762d9eb9ed/data"
+# The source serves these gzip-compressed, as kept here.
+_MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw"
 
 # Files kerasseq reads, with the checksums of the shared copies (see the data README).
 FILES = {
@@ -76,6 +78,36 @@ FILES = {
             "8112bcb5776cc299a2be068fe830bff52fe62e8ae1331d37b3bc25824d9e4699",
             f"{_CONLL}/test.txt",
             "dc4ac7f3d6d01a6bec59261814561da3b287b6b493b97d1f69c580b52ec1831b",
+        ),
+        RemoteFile(
+            "multi30k/train.en.gz",
+            "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
+            f"{_MULTI30K}/train.en.gz",
+        ),
+        RemoteFile(
+            "multi30k/train.de.gz",
+            "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
+            f"{_MULTI30K}/train.de.gz",
+        ),
+        RemoteFile(
+            "multi30k/val.en.gz",
+            "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
+            f"{_MULTI30K}/val.en.gz",
+        ),
+        RemoteFile(
+            "multi30k/val.de.gz",
+            "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
+            f"{_MULTI30K}/val.de.gz",
+        ),
+        RemoteFile(
+            "multi30k/test_2016_flickr.en.gz",
+            "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+            f"{_MULTI30K}/test_2016_flickr.en.gz",
+        ),
+        RemoteFile(
+            "multi30k/test_2016_flickr.de.gz",
+            "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+            f"{_MULTI30K}/test_2016_flickr.de.gz",
         ),
     ]
 }
