@@ -77,9 +77,13 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
 
 
 def steps_per_epoch(config, train_ds) -> int:
-    if config.steps_per_epoch:
-        return config.steps_per_epoch
     n = int(train_ds.cardinality())
+    if config.steps_per_epoch:
+        if n > 0 and config.steps_per_epoch > n:  # Keras would stop at the end of the data
+            raise UserError(f"--steps_per_epoch {config.steps_per_epoch} is more than the {n} batches "
+                            f"of one pass over the training data; use at most {n} (0 = a full pass) "
+                            "and more --epochs")
+        return config.steps_per_epoch
     if n <= 0:
         raise UserError("the training dataset has unknown length; set --steps_per_epoch")
     return n

@@ -15,7 +15,8 @@ import pytest
 from conftest import TINY, run_cli
 from kerasseq.config import RunConfig, param
 from kerasseq.tasks.base import Task
-from kerasseq.training import StopOnNaN, TrainingError, make_optimizer, train
+from kerasseq.errors import UserError
+from kerasseq.training import StopOnNaN, TrainingError, make_optimizer, steps_per_epoch, train
 
 
 def test_killed_run_resumes_to_the_same_step_count(tmp_path, data_dir):
@@ -95,6 +96,16 @@ def test_clipnorm_bounds_the_update():
     optimizer = make_optimizer(config, steps_per_epoch=1)
     assert optimizer.clipnorm == 0.5
     assert make_optimizer(RunConfig(clipnorm=0.0), 10).clipnorm is None
+
+
+def test_steps_per_epoch_beyond_the_data_is_refused():
+    import tensorflow as tf
+
+    data = tf.data.Dataset.range(10).batch(4)  # 3 batches
+    assert steps_per_epoch(RunConfig(), data) == 3
+    assert steps_per_epoch(RunConfig(steps_per_epoch=2), data) == 2
+    with pytest.raises(UserError, match="--steps_per_epoch 5 is more than the 3 batches"):
+        steps_per_epoch(RunConfig(steps_per_epoch=5), data)
 
 
 def test_stop_on_nan_callback():

@@ -26,6 +26,7 @@ Gradients are taken with ``tf.GradientTape`` (TensorFlow backend) or ``jax.grad`
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import keras
@@ -332,8 +333,9 @@ def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, 
     initialisation and after the same short training on Tiny Shakespeare.
 
     For each cell, a one-layer character LM (``units`` wide) is trained with the ``charlm``
-    task for ``steps`` batches of ``batch_size`` × ``seq_len`` characters (one epoch, cosine
-    learning rate, no dropout, same seed and budget for every cell), in
+    task for ``steps`` batches of ``batch_size`` × ``seq_len`` characters (cosine learning
+    rate, no dropout, same seed and budget for every cell; a budget beyond one pass over the
+    text, 313 batches at 32 × 100, is rounded up to whole passes), in
     ``out_dir/runs/<cell>`` (an existing finished run with the same settings is reused unless
     ``restart``). Its gradient profile (:func:`state_gradient_norms`) is measured on one fixed
     batch of ``num_sequences`` validation windows of ``seq_len`` characters (the loss is the
@@ -347,7 +349,7 @@ def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, 
         out_dir: output folder.
         cells: cell names (:data:`kerasseq.models.recurrent.CELL_NAMES`) with one state h, or
             LSTM.
-        steps: training batches per cell.
+        steps: training batches per cell (rounded up to whole passes beyond one pass).
         units: recurrent width.
         seq_len: characters per training chunk and per measured window (T).
         batch_size: rows per training batch.
@@ -376,8 +378,12 @@ def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task("charlm")
-    _, val_text, vocab = load_tinyshakespeare(data_dir or None)
+    train_text, val_text, vocab = load_tinyshakespeare(data_dir or None)
     ids = validation_windows(val_text, vocab, seq_len, num_sequences)
+    # Batches in one pass over the text (truncated-BPTT layout); a longer budget is whole passes.
+    per_epoch = (len(train_text) - 1) // (batch_size * seq_len)
+    epochs = max(1, math.ceil(steps / per_epoch))
+    steps = steps if epochs == 1 else epochs * per_epoch
     settings = dict(cells=list(cells), steps=steps, units=units, seq_len=seq_len, batch_size=batch_size,
                     embedding_dim=embedding_dim, learning_rate=learning_rate,
                     num_sequences=num_sequences, seed=seed)
@@ -390,7 +396,7 @@ def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, 
         init[cell] = state_gradient_norms(fresh, ids)
         print(f"[{i}/{len(cells)}] {cell}: training {steps} steps", flush=True)
         config = CharLMConfig(cell=cell, units=units, depth=1, embedding_dim=embedding_dim, dropout=0.0,
-                              epochs=1, steps_per_epoch=steps, seq_len=seq_len, batch_size=batch_size,
+                              epochs=epochs, steps_per_epoch=steps if epochs == 1 else 0, seq_len=seq_len, batch_size=batch_size,
                               learning_rate=learning_rate, sample_chars=0, seed=seed,
                               data_dir=str(data_dir or ""))
         run_dir = out_dir / "runs" / cell
