@@ -91,7 +91,7 @@ def _gradients_parser():
     parser.add_argument("--out", default="runs/gradients", help="output folder (default: runs/gradients)")
     parser.add_argument("--cells", default="rnn,leaky,lstm,gru",
                         help="comma-separated cells (default: rnn,leaky,lstm,gru)")
-    parser.add_argument("--steps", type=int, default=500, help="training batches per cell; beyond one pass over the text "
+    parser.add_argument("--steps", type=int, default=1000, help="training batches per cell; beyond one pass over the text "
                              "(313 batches at the defaults) rounded up to whole passes")
     parser.add_argument("--units", type=int, default=128, help="recurrent width")
     parser.add_argument("--seq_len", "--seq-len", type=int, default=100,

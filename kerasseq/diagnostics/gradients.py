@@ -324,7 +324,7 @@ def _check_cells_available(cells) -> None:
         raise ValueError(f"Expected cells kerasseq can build. Received: {', '.join(missing)}")
 
 
-def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, steps: int = 500,
+def gradient_flow_experiment(out_dir, cells=("rnn", "leaky", "lstm", "gru"), *, steps: int = 1000,
                              units: int = 128, seq_len: int = 100, batch_size: int = 32,
                              embedding_dim: int = 32, learning_rate: float = 3e-3,
                              num_sequences: int = 32, data_dir=None, seed: int = 0,
