@@ -52,7 +52,10 @@ class Checkpoint:
     def load_model(self):
         import keras
 
-        import kerasseq.metrics  # noqa: F401  (registers kerasseq objects for deserialization)
+        # Register every kerasseq layer, loss and metric a saved model may name.
+        import kerasseq.layers  # noqa: F401
+        import kerasseq.losses  # noqa: F401
+        import kerasseq.metrics  # noqa: F401
 
         if not self.model_path.exists():
             raise CheckpointError(

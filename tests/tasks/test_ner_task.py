@@ -52,3 +52,16 @@ def test_saved_model_tags_raw_tokens_without_kerasseq(ner_run):
     assert len(tags) == 11
     allowed = {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG", "MISC")}
     assert set(tags) <= allowed
+
+
+def test_checkpoint_loads_in_a_fresh_process(ner_run):
+    """Resuming, evaluating or exporting a run loads its model where nothing imported the
+    CRF loss yet."""
+    work, _, crf = ner_run
+    code = ("import sys; from kerasseq.checkpoint import Checkpoint; "
+            "print(type(Checkpoint(sys.argv[1]).load_model().loss).__name__)")
+    result = subprocess.run([sys.executable, "-c", code, str(work / "runs" / "ner")], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = "CRFNegativeLogLikelihood" if crf == "true" else "SparseCategoricalCrossentropy"
+    assert result.stdout.strip().splitlines()[-1] == expected
