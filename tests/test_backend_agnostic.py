@@ -12,7 +12,7 @@ class Block:
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, Block())
 import numpy as np
-import kerasseq.layers, kerasseq.models, kerasseq.losses, kerasseq.metrics
+import kerasseq.layers, kerasseq.models, kerasseq.losses, kerasseq.metrics, kerasseq.decoding, kerasseq.optimizers
 model = kerasseq.models.build_char_language_model(11, units=8, depth=2)
 assert model(np.zeros((2, 5), "int32")).shape == (2, 5, 11)
 assert "tensorflow" not in sys.modules

@@ -2,3 +2,4 @@
 log-likelihood. Sparse categorical cross-entropy from Keras serves the language models."""
 
 from kerasseq.losses.crf import CRFNegativeLogLikelihood
+from kerasseq.losses.smoothing import SmoothedSparseCrossEntropy

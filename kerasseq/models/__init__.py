@@ -3,3 +3,6 @@
 from kerasseq.models.char_lm import build_char_language_model, generate, sample_next
 from kerasseq.models.recurrent import (CELL_NAMES, RECURRENT_LAYERS, build_stacked_rnn,
                                      recurrent_layer, reset_recurrent_states, state_sizes)
+from kerasseq.models.seq2seq import build_seq2seq, build_seq2seq_inference, seq2seq_decoding
+from kerasseq.models.transformer import (ScaledEmbedding, build_transformer,
+                                         build_transformer_inference, transformer_decoding)
