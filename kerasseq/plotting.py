@@ -14,6 +14,15 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, path, dpi: int = 110) -> Path:
+    """Write ``fig`` to the PNG ``path`` (creating its folder) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
 def plot_history(history: dict, path: Path, title: str = "", steps: dict | None = None) -> Path:
     """Loss (and other metrics) per epoch, training next to validation.
 
@@ -43,9 +52,5 @@ def plot_history(history: dict, path: Path, title: str = "", steps: dict | None 
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 

@@ -173,7 +173,7 @@ def plot_cell_heatmap(text: str, activations, units, out_png, *, width: int = 80
     Each block's colour scale is symmetric around 0 at that unit's largest |activation| (a
     short-trained model's tanh(c) rarely reaches ±1); the caption gives the scale.
     """
-    from kerasseq.plotting import _pyplot
+    from kerasseq.plotting import _pyplot, save_figure
 
     plt = _pyplot()
     activations = np.asarray(activations, float)
@@ -221,8 +221,4 @@ def plot_cell_heatmap(text: str, activations, units, out_png, *, width: int = 80
         ax.set_yticks([])
     if title:
         fig.suptitle(title, y=1 - 0.08 / fig_h, va="top")
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=dpi)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png, dpi)

@@ -249,7 +249,7 @@ def plot_gradient_flow(profiles: dict, out_png, title: str = "") -> Path:
         out_png: PNG file to write.
         title: figure title.
     """
-    from kerasseq.plotting import _pyplot
+    from kerasseq.plotting import _pyplot, save_figure
 
     plt = _pyplot()
     panels = profiles if all(isinstance(v, dict) for v in profiles.values()) else {"": profiles}
@@ -268,11 +268,7 @@ def plot_gradient_flow(profiles: dict, out_png, title: str = "") -> Path:
     axes[0][0].set_ylabel("‖∂L/∂h_t‖")
     fig.suptitle(title)
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)
 
 
 def _as_model(model_or_run_dir) -> keras.Model:

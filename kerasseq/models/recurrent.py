@@ -17,7 +17,7 @@ RECURRENT_LAYERS = {
     "gru": keras.layers.GRU,
 }
 
-# kerasseq cells (kerasseq.layers.recurrent_cells), run by keras.layers.RNN.
+# kerasseq cells (kerasseq.layers.recurrent_cells and .mut_cells), run by keras.layers.RNN.
 RECURRENT_CELLS = {
     "leaky": "LeakyUnitCell",
     "mut1": "MUT1Cell",
