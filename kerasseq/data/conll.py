@@ -6,12 +6,14 @@ where two entities of one type touch); the shared copy is in fact IOB2 (every en
 with ``B-``). :func:`iob_to_iob2` normalises either, so the reader accepts both.
 
 The tagger trains on IOBES tags (Ratinov & Roth 2009; Lample et al. 2016), which mark the
-single-token, begin, inside and end positions of an entity.
+single-token, begin, inside and end positions of an entity. Each token can also carry its
+word casing class (:func:`casing_class`), a feature the lower-cased word ids lose.
 """
 
 from __future__ import annotations
 
 import gzip
+import unicodedata
 
 import numpy as np
 
@@ -24,6 +26,9 @@ SPLITS = ("train", "valid", "test")
 ENTITY_TYPES = ("LOC", "MISC", "ORG", "PER")
 # IOBES tags, "O" first; the model predicts these ids.
 TAGS = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BIES"))
+# Word casing classes in the order of Reimers & Gurevych's casing vocabulary; 0 is padding.
+CASING_CLASSES = ("padding", "other", "numeric", "mainly_numeric", "all_lower", "all_upper",
+                  "initial_upper", "contains_digit")
 
 
 def read_conll(path) -> list[tuple[list[str], list[str]]]:
@@ -99,12 +104,47 @@ def iobes_to_iob2(tags: list[str]) -> list[str]:
     return out
 
 
+def casing_class(token: str) -> int:
+    """The id in :data:`CASING_CLASSES` of a token's word casing (Reimers & Gurevych 2017's
+    ``getCasing``; Collobert et al. 2011 and Chiu & Nichols 2016 use similar features).
+
+    The first that applies: ``numeric`` (digits only), ``mainly_numeric`` (more than half
+    digits: "1,000", "1996-08-22"), ``all_lower``, ``all_upper`` ("U.S.", "ÉCOLE"),
+    ``initial_upper`` ("McDonald", "Zürich"), ``contains_digit`` ("+1", "x86-Bit"), else
+    ``other`` ("iPhone", "-", and the empty string). Characters are classed by their Unicode
+    general category (digit: Nd; upper: Lu; lower: Ll; title case: Lt), which TensorFlow's
+    regular expressions know too, so the SavedModel computes the same classes
+    (:func:`kerasseq.export.casing_classes_tf`). In those terms ``all_lower``/``all_upper``
+    are ``str.islower``/``str.isupper``: a letter of that case and none of another.
+    """
+    if not token:
+        return CASING_CLASSES.index("other")
+    categories = [unicodedata.category(c) for c in token]
+    digits, upper, lower, title = (categories.count(k) for k in ("Nd", "Lu", "Ll", "Lt"))
+    if digits == len(token):
+        name = "numeric"
+    elif 2 * digits > len(token):
+        name = "mainly_numeric"
+    elif lower and not upper and not title:
+        name = "all_lower"
+    elif upper and not lower and not title:
+        name = "all_upper"
+    elif categories[0] == "Lu":
+        name = "initial_upper"
+    elif digits:
+        name = "contains_digit"
+    else:
+        name = "other"
+    return CASING_CLASSES.index(name)
+
+
 class TaggingVocabulary:
     """Word and character vocabularies of a tagger, from the training sentences.
 
     Words are lower-cased with digits mapped to 0 (the casing is left to the character
-    encoder); words seen once in training get the last ids, so training can replace them by
-    the unknown id now and then (Lample et al. 2016) and the model learns an unknown vector.
+    encoder and to :func:`casing_class`); words seen once in training get the last ids, so
+    training can replace them by the unknown id now and then (Lample et al. 2016) and the
+    model learns an unknown vector.
 
     Args:
         words: a :class:`WordVocabulary` of normalised words, most frequent first.
@@ -138,20 +178,26 @@ class TaggingVocabulary:
     def from_dict(cls, d: dict) -> "TaggingVocabulary":
         return cls(WordVocabulary(d["words"]), WordVocabulary(d["chars"]), d["first_singleton"])
 
-    def encode(self, tokens: list[str], length: int, max_word_len: int):
-        """``(word_ids (length,), char_ids (length, max_word_len))`` zero-padded."""
+    def encode(self, tokens: list[str], length: int, max_word_len: int, casing: bool = False):
+        """``(word_ids (length,), char_ids (length, max_word_len))`` zero-padded; with
+        ``casing`` a third array, ``casing_ids (length,)`` of :func:`casing_class` (0 pads)."""
         words = np.zeros(length, np.int32)
         chars = np.zeros((length, max_word_len), np.int32)
         words[: len(tokens)] = self.words.lookup([self.normalize(w) for w in tokens])
         for i, word in enumerate(tokens):
             ids = self.chars.lookup(list(word[:max_word_len]))
             chars[i, : len(ids)] = ids
-        return words, chars
+        if not casing:
+            return words, chars
+        classes = np.zeros(length, np.int32)
+        classes[: len(tokens)] = [casing_class(w) for w in tokens]
+        return words, chars, classes
 
 
 def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_word_len: int,
-                    shuffle: bool, seed: int = 0, word_dropout: float = 0.0):
-    """A tf.data pipeline of ``({"words", "chars"}, tags)`` batches.
+                    shuffle: bool, seed: int = 0, word_dropout: float = 0.0, casing: bool = False):
+    """A tf.data pipeline of ``({"words", "chars"}, tags)`` batches (and ``"casing"``, the
+    ``(batch, time)`` classes of :func:`casing_class`, with ``casing``).
 
     Sentences are grouped by padded length (:func:`bucket_length`) and batched within a
     group, so every batch has one of a few shapes (one XLA compilation each). With
@@ -159,36 +205,41 @@ def tagging_batches(sentences, vocab: TaggingVocabulary, batch_size: int, max_wo
     each group's last incomplete batch waits for the next epoch (a different remainder each
     time); without it every sentence is used once and incomplete batches are filled with
     empty rows (all padding, tags ``-1``). Tags are IOBES ids of :data:`TAGS`, ``-1`` on
-    padding. ``word_dropout``: probability of replacing a training singleton by the unknown id.
+    padding. ``word_dropout``: probability of replacing a training singleton by the unknown
+    id (its casing class stays).
     """
     import tensorflow as tf
 
+    names = ("words", "chars", "casing") if casing else ("words", "chars")
     tag_index = {t: i for i, t in enumerate(TAGS)}
     plan = BucketedBatches([len(tokens) for tokens, _ in sentences], batch_size, shuffle, seed)
-    encoded = []
+    encoded = []  # (words, chars[, casing], tags) per sentence
     for tokens, tags in sentences:
         length = bucket_length(len(tokens))
-        words, chars = vocab.encode(tokens, length, max_word_len)
+        x = vocab.encode(tokens, length, max_word_len, casing=casing)
         y = np.full(length, -1, np.int32)
         y[: len(tags)] = [tag_index[t] for t in iob2_to_iobes(tags)]
-        encoded.append((words, chars, y))
+        encoded.append((*x, y))
 
     def generate():
         rng, batches = plan.epoch()
         for _, index in batches:
             rows = [encoded[i] for i in index]
             if len(rows) < batch_size:  # evaluation: fill with empty rows, one shape per group
-                empty = tuple(np.zeros_like(a) for a in rows[0][:2]) + (np.full_like(rows[0][2], -1),)
+                *inputs, tags = rows[0]
+                empty = (*(np.zeros_like(a) for a in inputs), np.full_like(tags, -1))
                 rows += [empty] * (batch_size - len(rows))
-            words = np.stack([r[0] for r in rows])
+            x = {name: np.stack([r[i] for r in rows]) for i, name in enumerate(names)}
             if word_dropout:
+                words = x["words"]
                 single = (words >= vocab.first_singleton) & (rng.random(words.shape) < word_dropout)
-                words = np.where(single, 1, words).astype(np.int32)
-            yield ({"words": words, "chars": np.stack([r[1] for r in rows])},
-                   np.stack([r[2] for r in rows]))
+                x["words"] = np.where(single, 1, words).astype(np.int32)
+            yield x, np.stack([r[-1] for r in rows])
 
     signature = ({"words": tf.TensorSpec((None, None), tf.int32),
                   "chars": tf.TensorSpec((None, None, max_word_len), tf.int32)},
                  tf.TensorSpec((None, None), tf.int32))
+    if casing:
+        signature[0]["casing"] = tf.TensorSpec((None, None), tf.int32)
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
     return ds.apply(tf.data.experimental.assert_cardinality(plan.num_batches)).prefetch(2)

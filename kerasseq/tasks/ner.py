@@ -3,19 +3,21 @@
 Trained on the train split with IOBES tags, selected on the validation split's entity F1
 (the weights of the best epoch are kept), reported as entity-level precision, recall and F1
 on the test split (conlleval's definition). Word embeddings are learned from scratch; the
-character encoder supplies casing and morphology. ``--crf false`` trains the same network
-with a per-token softmax, the baseline that shows what the CRF adds.
+character encoder supplies casing and morphology, and (``--casing``, on by default) an
+embedding of each word's casing class (Reimers & Gurevych 2017). ``--crf false`` trains the
+same network with a per-token softmax, the baseline that shows what the CRF adds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
 import numpy as np
 
-from kerasseq.data.conll import (TAGS, TaggingVocabulary, iobes_to_iob2, load_conll2003,
-                                 tagging_batches)
+from kerasseq.data.conll import (CASING_CLASSES, TAGS, TaggingVocabulary, iobes_to_iob2,
+                                 load_conll2003, tagging_batches)
 from kerasseq.metrics.entities import entity_scores
 from kerasseq.models.tagger import build_sequence_tagger
 from kerasseq.tasks.base import Task
@@ -28,6 +30,9 @@ class NERTask(Task):
     config_class = TaggingConfig
 
     def prepare(self, run):
+        saved = (getattr(run, "state", None) or {}).get("config", {})
+        if saved and "casing" not in saved:  # a run saved before the casing option: none
+            run.config = dataclasses.replace(run.config, casing=False)
         path = run.dir / "vocab.json"
         if path.exists():
             run.vocab = TaggingVocabulary.from_dict(json.loads(path.read_text()))
@@ -41,7 +46,8 @@ class NERTask(Task):
         c = run.config
         sentences = load_conll2003(split, c.data_dir, c.download)
         return tagging_batches(sentences, run.vocab, c.batch_size, c.max_word_len, shuffle=train,
-                               seed=c.seed, word_dropout=c.word_dropout if train else 0.0)
+                               seed=c.seed, word_dropout=c.word_dropout if train else 0.0,
+                               casing=c.casing)
 
     def datasets(self, run):
         return self._batches(run, "train", train=True), self._batches(run, "valid")
@@ -51,7 +57,9 @@ class NERTask(Task):
         return build_sequence_tagger(
             len(run.vocab.words), len(run.vocab.chars), len(TAGS), word_dim=c.word_dim,
             char_dim=c.char_dim, char_encoder=c.char_encoder, char_units=c.char_units,
-            max_word_len=c.max_word_len, units=c.units, depth=c.depth, dropout=c.dropout, crf=c.crf)
+            max_word_len=c.max_word_len, casing_dim=c.casing_dim if c.casing else 0,
+            num_casing_classes=len(CASING_CLASSES), units=c.units, depth=c.depth,
+            dropout=c.dropout, crf=c.crf)
 
     def compile_args(self, run):
         if run.config.crf:
@@ -100,14 +108,15 @@ class NERTask(Task):
 
     def example_input(self, run):
         tokens = "EU rejects German call to boycott British lamb .".split()
-        words, chars = run.vocab.encode(tokens, len(tokens), run.config.max_word_len)
-        return {"words": words[None], "chars": chars[None]}
+        c = run.config
+        arrays = run.vocab.encode(tokens, len(tokens), c.max_word_len, casing=c.casing)
+        return {name: a[None] for name, a in zip(("words", "chars", "casing"), arrays)}
 
     def export_endpoints(self, run, archive, serving_model):
         from kerasseq.export import tagger_endpoint
 
         tagger_endpoint(archive, serving_model, run.vocab, run.config.max_word_len,
-                        crf=run.config.crf)
+                        crf=run.config.crf, casing=run.config.casing)
 
 
 class ValidationF1(keras.callbacks.Callback):

@@ -1,5 +1,6 @@
-"""CoNLL-2003 NER end to end: a short real run with and without the CRF, entity F1 from the
-conlleval definition, selection on validation F1, and the SavedModel that tags raw tokens."""
+"""CoNLL-2003 NER end to end: a short real run with and without the CRF (both with the word
+casing feature), entity F1 from the conlleval definition, selection on validation F1, the
+SavedModel that tags raw tokens, and runs saved before the casing option."""
 
 import json
 import subprocess
@@ -29,6 +30,7 @@ def test_short_run_finds_entities(ner_run):
     assert {"f1_LOC", "f1_MISC", "f1_ORG", "f1_PER"} <= {k[5:] for k in metrics if k.startswith("test_")}
     state = json.loads((work / "runs" / "ner" / "checkpoint" / "state.json").read_text())
     assert len(state["history"]["val_f1"]) == 2  # validation F1 every epoch, in the checkpoint
+    assert state["config"]["casing"] is True and state["config"]["casing_dim"] == 10  # the default
     assert "validation entity F1" in out
 
 
@@ -52,6 +54,66 @@ def test_saved_model_tags_raw_tokens_without_kerasseq(ner_run):
     assert len(tags) == 11
     allowed = {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG", "MISC")}
     assert set(tags) <= allowed
+
+
+def test_saved_model_tags_as_the_keras_model_does(ner_run):
+    """The SavedModel's own normalisation, lookups and casing classes (TensorFlow ops) feed
+    the network what the Python encoding feeds it, on tokens whose casing is tricky."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kerasseq.layers.crf  # noqa: F401 (registers the CRF)
+    from kerasseq.data.conll import TAGS, TaggingVocabulary
+    from kerasseq.layers.crf import viterbi_decode
+
+    work, _, crf = ner_run
+    run_dir = work / "runs" / "ner"
+    tokens = ("McDONALD of U.S. firm iPhone said 1,000 ZÜRICH workers - 40 % - left "
+              "Zürich on 1996-08-22 for ÉCOLE F-16 x86-Bit +1 Peter Blackburn .").split()
+    vocab = TaggingVocabulary.from_dict(json.loads((run_dir / "vocab.json").read_text()))
+    words, chars, casing = vocab.encode(tokens, len(tokens), 20, casing=True)
+    model = keras.saving.load_model(run_dir / "export" / "model.keras", compile=False)
+    outputs = model({"words": words[None], "chars": chars[None], "casing": casing[None]})
+    if crf == "true":
+        ids = viterbi_decode(outputs, np.ones((1, len(tokens)), bool))
+        ids = ids[0] if isinstance(ids, (tuple, list)) else ids
+    else:
+        ids = keras.ops.argmax(outputs, axis=-1)
+    iob2 = [t if t == "O" else ("B-" if t[0] in "BS" else "I-") + t[2:] for t in TAGS]
+    expected = [iob2[i] for i in keras.ops.convert_to_numpy(ids)[0]]
+    loaded = tf.saved_model.load(str(run_dir / "export" / "saved_model"))
+    assert [t.decode() for t in loaded.tag(tf.constant(tokens)).numpy()] == expected
+
+
+def test_runs_saved_before_the_casing_option_load_without_it(tmp_path):
+    """Evaluating or exporting an old run rebuilds its inputs without casing classes."""
+    from kerasseq.data.conll import TaggingVocabulary
+    from kerasseq.tasks.configs import TaggingConfig
+    from kerasseq.tasks.ner import TASK
+    from kerasseq.training import Run
+
+    sentence = ("EU rejects German call".split(), ["B-ORG", "O", "B-MISC", "O"])
+    vocab = TaggingVocabulary.from_sentences([sentence])
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab.to_dict()))
+    config = TaggingConfig(word_dim=8, char_dim=4, char_units=4, units=8)
+    old = {k: v for k, v in config.to_dict().items() if k not in ("casing", "casing_dim")}
+    for saved, casing in ((old, False), (config.to_dict(), True)):
+        run = Run(config=config, dir=tmp_path)
+        run.state = {"config": saved}
+        TASK.prepare(run)
+        assert run.config.casing is casing
+        model, x = TASK.build_model(run), TASK.example_input(run)
+        assert set(x) == set(model.input) == {"words", "chars", *(["casing"] if casing else [])}
+        assert tuple(model(x).shape[:2]) == (1, 9)
+
+
+def test_casing_dim_must_be_positive():
+    from kerasseq.errors import UserError
+    from kerasseq.tasks.configs import TaggingConfig
+
+    with pytest.raises(UserError, match="--casing_dim must be >= 1; got 0"):
+        TaggingConfig(casing_dim=0)
 
 
 def test_checkpoint_loads_in_a_fresh_process(ner_run):
