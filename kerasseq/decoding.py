@@ -9,7 +9,8 @@ chosen so far at 1..index, padding after; ``step_fn`` returns the log-probabilit
 at position ``index + 1`` ``(N, vocab)`` and its updated ``cache`` (a dict of tensors, each
 with N rows: recurrent states, encoder outputs, a source mask). A recurrent decoder reads only
 ``tokens[:, index]`` and its states (:func:`kerasseq.models.seq2seq_decoding`); a Transformer
-re-reads the whole buffer (:func:`kerasseq.models.transformer_decoding`).
+reads it too, attending to its key/value cache
+(:func:`kerasseq.models.transformer_decoding`).
 
 Both searches are ``keras.ops.while_loop`` loops over fixed shapes (they stop when every
 sentence has ended or at ``max_length``), so they run eagerly on any backend and compile

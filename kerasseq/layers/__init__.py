@@ -9,6 +9,7 @@ runs Keras core recurrent layers; new attention layers land here.
 from kerasseq.layers.characters import CharacterEncoder
 from kerasseq.layers.crf import CRF, crf_log_likelihood, crf_log_partition, crf_path_score, viterbi_decode
 from kerasseq.layers.masking import ZeroMasked
+from kerasseq.layers.maxout import Maxout
 from kerasseq.layers.mut_cells import MUT1Cell, MUT2Cell, MUT3Cell
 from kerasseq.layers.recurrent_cells import LeakyUnitCell, TimeDelayCell
 from kerasseq.layers.attention_decoder import AttentionDecoderCell, AttentionRNN

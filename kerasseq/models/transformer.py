@@ -6,9 +6,9 @@ loaded model, an encoder model and a decoder model (with one layer's cross-atten
 for alignment plots); :func:`transformer_decoding` turns those into the ``(step_fn, cache)``
 pair that :mod:`kerasseq.decoding` searches with.
 
-Decoding has no key/value cache: each step runs the decoder on the whole fixed-length prefix
-buffer (causal masking makes the later, padded positions irrelevant) and reads the logits at
-the current position, O(L²) per sentence; simple, and fixed shapes keep it jit-compilable.
+Decoding keeps a key/value cache (:meth:`TransformerDecoderBlock.decode_step`): each step
+runs the decoder on the one new position, attending to the cached keys and values of the
+earlier ones, in fixed-size buffers so the search compiles (``jax.jit``, ``tf.function``).
 """
 
 from __future__ import annotations
@@ -185,19 +185,44 @@ class _Decoder(keras.Model):
             y = self.norm(y)
         return {"logits": self.head(y), "attention": weights}
 
+    def initial_cache(self, encoded: dict, max_length: int) -> dict:
+        """The decoding cache: the encoder's outputs and mask, and each block's key/value
+        cache for ``max_length`` positions (:meth:`TransformerDecoderBlock.initial_cache`)."""
+        cache = {"source_mask": encoded["source_mask"]}
+        for i, block in enumerate(self.blocks):
+            for key, value in block.initial_cache(encoded["encoder_outputs"], max_length).items():
+                cache[f"{key}_{i}"] = value
+        return cache
 
-def transformer_decoding(encoder: keras.Model, decoder: keras.Model, source):
+    def decode_step(self, token, index, cache: dict):
+        """The logits ``(batch, vocab)`` of the word after ``token`` ``(batch,)`` at position
+        ``index``, and the cache extended by that position."""
+        y = self.embedding(ops.convert_to_tensor(token, "int32")[:, None])  # (batch, 1, d_model)
+        y = self.positions(y, start_index=index)
+        new_cache = {"source_mask": cache["source_mask"]}
+        names = ("cross_key", "cross_value", "key", "value")
+        for i, block in enumerate(self.blocks):
+            y, block_cache = block.decode_step(y, {k: cache[f"{k}_{i}"] for k in names}, index,
+                                               source_mask=cache["source_mask"])
+            new_cache.update({f"{k}_{i}": block_cache[k] for k in names})
+        if self.norm is not None:
+            y = self.norm(y)
+        return self.head(y)[:, 0], new_cache
+
+
+def transformer_decoding(encoder: keras.Model, decoder: keras.Model, source, max_length: int):
     """Encode ``source`` ``(batch, S)`` and return ``(step_fn, cache)`` for
-    :func:`kerasseq.decoding.greedy_decode` / :func:`~kerasseq.decoding.beam_search`.
+    :func:`kerasseq.decoding.greedy_decode` / :func:`~kerasseq.decoding.beam_search` with the
+    same ``max_length``.
 
-    ``step_fn(tokens, index, cache)`` runs the decoder on the whole buffer ``tokens``
-    ``(batch, L)`` (no key/value cache; positions after ``index`` are padding and causally
-    invisible) and returns the log-probabilities at position ``index`` ``(batch, vocab)``."""
-    cache = dict(encoder(ops.convert_to_tensor(source, "int32"), training=False))
+    ``step_fn(tokens, index, cache)`` reads the token at ``tokens[:, index]``, runs the decoder
+    on that one position against the key/value cache, and returns the log-probabilities of
+    the next word ``(batch, vocab)`` and the extended cache (O(index) per step)."""
+    encoded = encoder(ops.convert_to_tensor(source, "int32"), training=False)
+    cache = decoder.initial_cache(encoded, max_length)
 
     def step_fn(tokens, index, cache):
-        out = decoder({"target_in": tokens, **cache}, training=False)
-        logits = ops.take(out["logits"], index, axis=1)  # (batch, vocab)
+        logits, cache = decoder.decode_step(ops.take(tokens, index, axis=1), index, cache)
         return ops.log_softmax(ops.cast(logits, "float32"), axis=-1), cache
 
     return step_fn, cache

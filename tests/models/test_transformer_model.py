@@ -48,12 +48,12 @@ def test_shapes_masking_and_inference_models(norm_first):
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
     assert np.all(weights[np.broadcast_to((padded == 0)[:, None, None, :], weights.shape)] == 0)
 
-    # The decoding step on the padded prefix buffer gives the logits of each position.
-    step_fn, cache = transformer_decoding(encoder, decoder, padded)
+    # The cached decoding step, position after position, gives the training model's logits.
+    step_fn, cache = transformer_decoding(encoder, decoder, padded, max_length=6)
     buffer = np.zeros((BATCH, 7), "int32")
     buffer[:, :4] = target
-    for t in (0, 3):  # positions after t are invisible (causal), so the full buffer serves
-        log_probs, _ = step_fn(keras.ops.convert_to_tensor(buffer), t, cache)
+    for t in range(4):
+        log_probs, cache = step_fn(keras.ops.convert_to_tensor(buffer), t, cache)
         expected = logits[:, t] - np.log(np.exp(logits[:, t]).sum(-1, keepdims=True))
         np.testing.assert_allclose(_numpy(log_probs), expected, atol=1e-4)
 
