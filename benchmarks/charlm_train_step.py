@@ -8,6 +8,8 @@ characters; Adam, gradient clipping by norm 5; fp32). Keras runs on whichever ba
     KERAS_BACKEND=jax python benchmarks/charlm_train_step.py keras
     python benchmarks/charlm_train_step.py torch            # pip install torch==2.13.0
 
+PyTorch runs on the GPU when there is one (``benchmarks/run_gpu.sh``), else on the CPU.
+
 Prints one ``RESULT framework case ms/step chars/s`` line. Run the sides in one session on
 the same machine and compare the ratio (see RESULTS.md).
 """
@@ -56,10 +58,11 @@ def torch_step_time():
             y, state = self.lstm(self.drop(self.embedding(x)), state)
             return self.head(self.drop(y)), state
 
-    model = CharLM()
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # cuDNN LSTM on a GPU machine
+    model = CharLM().to(device)
     optimizer = torch.optim.Adam(model.parameters(), 3e-3)
     rng = np.random.default_rng(0)
-    batches = [torch.from_numpy(rng.integers(0, VOCAB, (BATCH, SEQ))) for _ in range(4)]
+    batches = [torch.from_numpy(rng.integers(0, VOCAB, (BATCH, SEQ))).to(device) for _ in range(4)]
     state = None
 
     def step(x):
@@ -78,8 +81,9 @@ def torch_step_time():
     start = time.perf_counter()
     for i in range(STEPS):
         loss = step(batches[i % 4])
-    loss.item()
-    return (time.perf_counter() - start) / STEPS, f"torch-{torch.__version__}-threads_{torch.get_num_threads()}"
+    loss.item()  # waits for the last step
+    where = "cuda" if device == "cuda" else f"threads_{torch.get_num_threads()}"
+    return (time.perf_counter() - start) / STEPS, f"torch-{torch.__version__}-{where}"
 
 
 if __name__ == "__main__":

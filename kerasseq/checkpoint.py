@@ -56,6 +56,8 @@ class Checkpoint:
         import kerasseq.layers  # noqa: F401
         import kerasseq.losses  # noqa: F401
         import kerasseq.metrics  # noqa: F401
+        import kerasseq.models  # noqa: F401  (ScaledEmbedding)
+        import kerasseq.optimizers  # noqa: F401  (TransformerSchedule)
 
         if not self.model_path.exists():
             raise CheckpointError(

@@ -4,6 +4,7 @@
     kerasseq evaluate charlm
     kerasseq export charlm --out exported/
     kerasseq sample charlm --prompt "ROMEO:" --length 300 --temperature 0.8 --top_k 10
+    kerasseq sample translation --prompt "A dog runs on the beach."   # English -> German
     kerasseq train charlm --help                      # every parameter with its default
     kerasseq gradients --out runs/gradients           # ‖∂L/∂h_t‖ for rnn, leaky, lstm, gru
 
@@ -24,7 +25,7 @@ COMMANDS = {
     "train": "train a task (resumes from the run directory's last checkpoint)",
     "evaluate": "evaluate a trained run on its validation data",
     "export": "write a trained run's .keras model and TensorFlow SavedModel",
-    "sample": "generate from a trained run (generative tasks)",
+    "sample": "generate from a trained run (text from charlm, translations from translation)",
     "plot": "redraw a run's loss curve from its checkpoint history",
     "tasks": "list the tasks",
     "gradients": "vanishing gradients: ‖∂L/∂h_t‖ over time for several cells (no task)",
@@ -71,7 +72,8 @@ def _command_parser(command: str, name: str):
     elif command == "export":
         parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     elif command == "sample":
-        parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+        parser.add_argument("--prompt", default="\n", help="text to continue (charlm; default: a "
+                            "newline), or English sentences to translate, one per line (translation)")
         parser.add_argument("--length", type=int, default=500, help="characters to generate")
         parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (> 0)")
         parser.add_argument("--top_k", "--top-k", type=int, default=0,

@@ -102,12 +102,45 @@ def char_sampler_endpoint(archive, step_model, chars: list[str]):
     )
 
 
-def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool):
+def casing_classes_tf(tokens):
+    """:func:`kerasseq.data.conll.casing_class` of every token of a string tensor, in
+    TensorFlow ops (for the SavedModel): int32 class ids, shaped like ``tokens``.
+
+    Characters are counted by Unicode general category with RE2's ``\\p{..}`` classes, the
+    categories the Python function reads with ``unicodedata``.
+    """
+    import tensorflow as tf
+
+    from kerasseq.data.conll import CASING_CLASSES
+
+    length = tf.strings.length(tokens, unit="UTF8_CHAR")
+
+    def count(category):  # characters of one general category in each token
+        rest = tf.strings.regex_replace(tokens, rf"\p{{{category}}}", "")
+        return length - tf.strings.length(rest, unit="UTF8_CHAR")
+
+    digits, upper, lower, title = (count(k) for k in ("Nd", "Lu", "Ll", "Lt"))
+    rules = [  # the first that holds names the class, as in casing_class
+        ("numeric", (length > 0) & (digits == length)),
+        ("mainly_numeric", 2 * digits > length),
+        ("all_lower", (lower > 0) & (upper == 0) & (title == 0)),
+        ("all_upper", (upper > 0) & (lower == 0) & (title == 0)),
+        ("initial_upper", tf.strings.regex_full_match(tokens, r"(?s)\p{Lu}.*")),
+        ("contains_digit", digits > 0),
+    ]
+    classes = tf.fill(tf.shape(tokens), CASING_CLASSES.index("other"))
+    for name, holds in reversed(rules):
+        classes = tf.where(holds, CASING_CLASSES.index(name), classes)
+    return classes
+
+
+def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool, casing: bool = False):
     """Add ``tag(tokens) -> tags`` to a SavedModel archive of a sequence tagger.
 
     ``tokens`` is a 1-D string tensor (one sentence); the result is one IOB2 tag per token.
-    Word normalisation (lower case, digits to 0), the word and character lookups, the model
-    and Viterbi decoding all run inside the SavedModel.
+    Word normalisation (lower case, digits to 0), the word and character lookups, the casing
+    classes (with ``casing``: :func:`casing_classes_tf`), the model and Viterbi decoding all
+    run inside the SavedModel.
     """
     import tensorflow as tf
 
@@ -133,7 +166,10 @@ def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool):
         chars = tf.strings.unicode_split(tokens, "UTF-8")[:, :max_word_len]  # ragged (n, <=max)
         chars = chars.to_tensor("", shape=[None, max_word_len])  # (n, max_word_len), "" pads
         chars = tf.cast(chars_table(chars), tf.int32)[None]
-        outputs = model({"words": words, "chars": chars}, training=False)
+        inputs = {"words": words, "chars": chars}
+        if casing:
+            inputs["casing"] = casing_classes_tf(tokens)[None]  # (1, n)
+        outputs = model(inputs, training=False)
         if crf:
             from kerasseq.layers.crf import viterbi_decode
 
@@ -145,3 +181,46 @@ def tagger_endpoint(archive, model, vocab, max_word_len: int, crf: bool):
 
     archive.add_endpoint(name="tag", fn=tag,
                          input_signature=[tf.TensorSpec([None], tf.string, name="tokens")])
+
+
+def translation_endpoint(archive, translator, source_tokenizer, target_tokenizer):
+    """Add ``translate(sentences) -> translations`` to a SavedModel archive of a translation
+    model: a 1-D string tensor of English sentences in, German sentences out.
+
+    SentencePiece tokenisation (keras-hub's ``SentencePieceTokenizer``, TensorFlow Text ops),
+    the encoder, the compiled search of ``translator`` (:class:`kerasseq.models.Translator`,
+    greedy or beam) and detokenisation (a lookup of each id's text,
+    :meth:`~kerasseq.data.multi30k.SubwordTokenizer.piece_bytes`: two TensorFlow Text
+    SentencePiece models in one SavedModel share one resource and the second would read the
+    first's vocabulary) all run inside the SavedModel. Loading it needs ``import
+    tensorflow_text`` (which registers the SentencePiece ops) before ``tf.saved_model.load``,
+    and no kerasseq.
+    """
+    import tensorflow as tf
+
+    source = source_tokenizer.to_keras_hub()
+    source.build(None)  # a weightless layer: built, so the archive can track it
+    archive.track(source)
+    pieces = tf.constant(target_tokenizer.piece_bytes())
+
+    from kerasseq.data.multi30k import BUCKETS
+
+    buckets = tf.constant(BUCKETS, tf.int32)
+
+    def translate(sentences):
+        tf.debugging.assert_greater(tf.size(sentences), 0, message="sentences is empty")
+        ids = tf.cast(source(sentences), tf.int32).to_tensor(0)  # (n, longest)
+        # Padded to the length bucket the Python path uses (the same search, the same result).
+        longest = tf.maximum(tf.shape(ids)[1], 1)
+        fits = tf.boolean_mask(buckets, buckets >= longest)
+        length = tf.cond(tf.size(fits) > 0, lambda: fits[0], lambda: (longest + 63) // 64 * 64)
+        ids = tf.pad(ids, [[0, 0], [0, length - tf.shape(ids)[1]]])
+        decoded, _ = translator._search(ids, length + translator.extra_length)
+        # Everything from the first EOS on is dropped (the ids after it are padding).
+        ended = tf.cumsum(tf.cast(tf.equal(decoded, 3), tf.int32), axis=1) > 0
+        decoded = tf.where(ended, tf.zeros_like(decoded), decoded)
+        text = tf.strings.reduce_join(tf.gather(pieces, decoded), axis=1)  # PAD adds b""
+        return tf.strings.regex_replace(text, "^ ", "")
+
+    archive.add_endpoint(name="translate", fn=translate,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])

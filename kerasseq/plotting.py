@@ -36,6 +36,8 @@ def plot_history(history: dict, path: Path, title: str = "", steps: dict | None 
     plt = _pyplot()
     names = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
     names = names or [k for k in history if not k.startswith("val_")]
+    # Validation-only measures (a validation BLEU or F1) get a panel of their own.
+    names += [k for k in history if k.startswith("val_") and k[4:] not in history]
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names):
         epochs = range(1, len(history[name]) + 1)
@@ -43,9 +45,11 @@ def plot_history(history: dict, path: Path, title: str = "", steps: dict | None 
             per_epoch = steps["steps_per_epoch"]
             ax.plot([s / per_epoch for s in steps["step"]], steps["loss"], color="C0",
                     alpha=0.3, lw=0.8, label="train (batches)")
-        ax.plot(epochs, history[name], "o-", color="C0", label="train")
-        if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], "s-", color="C1", label="validation")
+        if not name.startswith("val_"):
+            ax.plot(epochs, history[name], "o-", color="C0", label="train")
+        validation = name if name.startswith("val_") else f"val_{name}"
+        if validation in history:
+            ax.plot(epochs, history[validation], "s-", color="C1", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -54,3 +58,27 @@ def plot_history(history: dict, path: Path, title: str = "", steps: dict | None 
     fig.tight_layout()
     return save_figure(fig, path)
 
+
+
+def plot_alignment(weights, source_tokens: list[str], target_tokens: list[str], path,
+                   title: str = "") -> Path:
+    """The attention-alignment heat map of one translation (Bahdanau et al. 2015, fig. 3):
+    ``weights`` ``(len(target_tokens), len(source_tokens))``, row i the attention over the
+    source words while target word i was produced; darker is more weight."""
+    import numpy as np
+
+    plt = _pyplot()
+    weights = np.asarray(weights)
+    if weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"Expected weights of shape ({len(target_tokens)}, {len(source_tokens)}). "
+                         f"Received: {weights.shape}")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.42 * len(source_tokens), 1.2 + 0.36 * len(target_tokens)))
+    ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=max(float(weights.max()), 1e-6), aspect="auto")
+    ax.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(target_tokens)), target_tokens)
+    ax.set_xlabel("source (English subwords)")
+    ax.set_ylabel("translation (German subwords)")
+    if title:
+        ax.set_title(title if len(title) <= 70 else title[:67] + "...", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -73,6 +73,15 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     if config.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.1)
+    elif config.lr_schedule == "inverse_sqrt":
+        # The Transformer's schedule and Adam settings (Vaswani et al. 2017, §5.3), its peak
+        # (at the end of the warm-up) set to --learning_rate.
+        from kerasseq.optimizers import TransformerSchedule
+
+        warmup = config.warmup_steps
+        learning_rate = TransformerSchedule(1, warmup, scale=config.learning_rate * warmup ** 0.5)
+        return keras.optimizers.Adam(learning_rate, beta_2=0.98, epsilon=1e-9,
+                                     clipnorm=config.clipnorm or None)
     return keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm or None)
 
 

@@ -114,3 +114,18 @@ def test_stop_on_nan_callback():
     callback.on_epoch_begin(2)
     callback.on_train_batch_end(7, {"loss": float("inf")})
     assert callback.stopped_at == (2, 7) and callback.model.stop_training
+
+
+def test_inverse_sqrt_schedule_peaks_at_the_learning_rate_after_warmup():
+    """--lr_schedule inverse_sqrt: the Transformer's warm-up then 1/√step decay, its peak set
+    to --learning_rate, with the paper's Adam β₂ = 0.98."""
+    from kerasseq.tasks.configs import TranslationConfig
+
+    config = TranslationConfig(lr_schedule="inverse_sqrt", learning_rate=1e-3, warmup_steps=100)
+    optimizer = make_optimizer(config, steps_per_epoch=50)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in (0, 49, 99, 399)]
+    assert rates[0] < rates[1] < rates[2]
+    np.testing.assert_allclose(rates[2], 1e-3, rtol=1e-5)  # step 100 (Keras counts from 0)
+    np.testing.assert_allclose(rates[3], 1e-3 * 0.5, rtol=1e-5)  # ∝ 1/√step: 4× the steps
+    assert optimizer.beta_2 == 0.98

@@ -151,6 +151,25 @@ class SubwordTokenizer:
     def decode_batch(self, rows) -> list[str]:
         return [self.decode(row) for row in rows]
 
+    def piece_bytes(self) -> list[bytes]:
+        """What each id contributes to the decoded text, as UTF-8 bytes: its piece with
+        ``▁`` as a space, the raw byte of a byte-fallback piece, nothing for ``[PAD] [BOS]
+        [EOS]`` and SentencePiece's `` ⁇ `` for ``[UNK]``. Joining them and dropping the
+        leading space is :meth:`decode`, as plain string ops (an exported model detokenises
+        with a lookup table, see :func:`kerasseq.export.translation_endpoint`)."""
+        table = []
+        for i in range(self.vocabulary_size):
+            piece = self._sp.id_to_piece(i)
+            if self._sp.is_byte(i):
+                table.append(bytes([int(piece[3:5], 16)]))  # "<0xE2>"
+            elif i == UNK_ID:
+                table.append(" \u2047 ".encode())
+            elif self._sp.is_control(i):
+                table.append(b"")
+            else:
+                table.append(piece.replace("\u2581", " ").encode())
+        return table
+
     def save(self, path) -> None:
         Path(path).write_bytes(self.proto)
 

@@ -26,6 +26,9 @@ REGISTRY = {
                     "sentence polarity on MR: Kim's CNN or a BiLSTM, 10-fold cross-validation"),
     "ner": TaskEntry("kerasseq.tasks.ner:TASK", "TaggingConfig",
                      "named-entity recognition on CoNLL-2003: BiLSTM-CRF with character CNN"),
+    "translation": TaskEntry("kerasseq.tasks.translation:TASK", "TranslationConfig",
+                             "Multi30k English→German: RNN encoder-decoder with attention, or the "
+                             "Transformer; BLEU with beam search"),
 }
 
 

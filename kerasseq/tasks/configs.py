@@ -108,6 +108,9 @@ class TaggingConfig(RunConfig):
     char_dim: int = param(30, "character embedding width")
     char_units: int = param(50, "character CNN filters (or LSTM units per direction)")
     max_word_len: int = param(20, "characters per word seen by the character encoder")
+    casing: bool = param(True, "embed each word's casing class (numeric, all lower, all upper, "
+                         "initial upper ...; Reimers & Gurevych 2017) next to word and characters")
+    casing_dim: int = param(10, "casing class embedding width (Reimers & Gurevych's 10)")
     units: int = param(200, "sentence BiLSTM units per direction")
     depth: int = param(1, "stacked sentence BiLSTM layers")
     dropout: float = param(0.5, "dropout on word representations and BiLSTM outputs")
@@ -116,9 +119,63 @@ class TaggingConfig(RunConfig):
     def __post_init__(self):
         super().__post_init__()
         for name in ("patience", "batch_size", "word_dim", "char_dim", "char_units",
-                     "max_word_len", "units", "depth"):
+                     "max_word_len", "casing_dim", "units", "depth"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
         for name in ("dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
+
+
+TRANSLATION_MODELS = ("seq2seq", "bahdanau", "luong", "transformer")
+
+
+@dataclass(frozen=True)
+class TranslationConfig(RunConfig):
+    """Settings of Multi30k English→German translation (defaults: the Bahdanau GRU run)."""
+
+    epochs: int = param(12, "passes over the training pairs")
+    learning_rate: float = param(
+        1e-3, "Adam learning rate; with --lr_schedule inverse_sqrt, the peak reached after warm-up")
+    lr_schedule: str = param(
+        "cosine", "constant; cosine decay to 10% over all epochs; or inverse_sqrt: the "
+        "Transformer's linear warm-up then decay ∝ 1/√step", choices=("constant", "cosine", "inverse_sqrt"))
+    warmup_steps: int = param(800, "inverse_sqrt: steps of linear warm-up")
+    model: str = param("bahdanau", "seq2seq: no attention (Sutskever et al.); bahdanau: BiGRU "
+                       "encoder + additive attention; luong: general attention; transformer",
+                       choices=TRANSLATION_MODELS)
+    vocabulary_size: int = param(8000, "SentencePiece BPE pieces per language (learnt on train)")
+    batch_size: int = param(64, "sentence pairs per batch")
+    max_length: int = param(64, "longest training pair in subwords (longer ones are dropped)")
+    embedding_dim: int = param(256, "rnn models: word embedding width")
+    units: int = param(256, "rnn models: decoder width and encoder width per direction")
+    cell: str = param("gru", "rnn models: recurrent unit", choices=("gru", "lstm", "rnn"))
+    num_layers: int = param(3, "transformer: encoder and decoder blocks")
+    d_model: int = param(256, "transformer: model width")
+    num_heads: int = param(8, "transformer: attention heads")
+    intermediate_dim: int = param(1024, "transformer: feed-forward width")
+    norm_first: bool = param(False, "transformer: pre-LN blocks instead of the paper's post-LN")
+    dropout: float = param(0.2, "dropout (transformer: on embeddings and sub-layer outputs)")
+    label_smoothing: float = param(0.0, "ε of label-smoothed cross-entropy (the Transformer's 0.1)")
+    beam_width: int = param(4, "beam search width for BLEU (1 = greedy)")
+    length_penalty: float = param(0.6, "α of GNMT's length penalty in beam search")
+    eval_batch_size: int = param(64, "sentences decoded at once in evaluation")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("warmup_steps", "batch_size", "embedding_dim", "units", "num_layers",
+                     "d_model", "num_heads", "intermediate_dim", "beam_width", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.vocabulary_size < 300:
+            raise UserError(f"--vocabulary_size must be >= 300 (4 special and 256 byte pieces "
+                            f"plus subwords); got {self.vocabulary_size}")
+        if self.max_length < 2:
+            raise UserError(f"--max_length must be >= 2; got {self.max_length}")
+        if self.d_model % self.num_heads:
+            raise UserError(f"--d_model ({self.d_model}) must be divisible by --num_heads ({self.num_heads})")
+        for name in ("dropout", "label_smoothing"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
+        if self.length_penalty < 0:
+            raise UserError(f"--length_penalty must be >= 0; got {self.length_penalty}")

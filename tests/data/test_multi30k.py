@@ -105,6 +105,29 @@ def test_keras_hub_tokenizer_gives_the_same_ids(tokenizers):
     assert [list(map(int, row)) for row in hub(texts)] == target.encode_batch(texts)
 
 
+def test_piece_bytes_detokenise_like_decode(tokenizers, data_dir):
+    """Joining each id's bytes (what the exported model does with a lookup table) gives
+    decode()'s text: on every test sentence (byte pieces and unknown characters included)
+    and on random id sequences, which a young model may emit."""
+    for tokenizer, side in zip(tokenizers, (0, 1)):
+        table = tokenizer.piece_bytes()
+        assert len(table) == len(tokenizer)
+
+        def joined(ids):
+            return b"".join(table[i] for i in ids).decode("utf-8", errors="replace").removeprefix(" ")
+
+        texts = [pair[side] for pair in load_multi30k("test", data_dir)] + ["„Grüße“ – 🐨 zürich"]
+        for text in texts:
+            ids = tokenizer.encode(text)
+            assert joined(ids) == tokenizer.decode(ids)
+        rng = np.random.default_rng(side)
+        words = [i for i in range(len(tokenizer)) if not table[i].startswith(b"<")
+                 and len(table[i]) > 1 and b"\xe2\x81\x87" not in table[i]]
+        for _ in range(200):
+            ids = [int(i) for i in rng.choice(words, rng.integers(1, 12))]
+            assert joined(ids) == tokenizer.decode(ids)
+
+
 def _rows(ds):
     for x, y in ds.as_numpy_iterator():
         yield x, y
