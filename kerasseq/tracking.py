@@ -14,6 +14,16 @@ from pathlib import Path
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
+def _run_exists(mlflow, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
 class Tracker:
     """A thin wrapper over one MLflow run; every method is a no-op when disabled."""
 
@@ -33,7 +43,16 @@ class Tracker:
         self._mlflow = mlflow
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
-        if run_id:
+        if run_id and not _run_exists(mlflow, run_id):
+            # e.g. resumed from another working directory, so another ``mlflow.db``
+            print(f"MLflow run {run_id} of this run directory is not in the tracking store "
+                  f"{mlflow.get_tracking_uri()}; logging the resumed training to a new "
+                  "MLflow run (tagged kerasseq.resumed_from).")
+            if not nested:
+                mlflow.set_experiment(experiment)
+            mlflow.start_run(run_name=run_name, nested=nested,
+                             tags={"kerasseq.resumed_from": run_id})
+        elif run_id:
             mlflow.start_run(run_id=run_id, nested=nested)
         elif nested:
             mlflow.start_run(run_name=run_name, nested=True)

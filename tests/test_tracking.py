@@ -84,3 +84,18 @@ def test_real_tracking_server(tmp_path, data_dir):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_path, monkeypatch):
+    from kerasseq.tracking import Tracker
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    tracker = Tracker().start("charlm", "resumed", run_id="0123456789abcdef0123456789abcdef")
+    try:
+        run = mlflow.get_run(tracker.run_id)
+        assert tracker.run_id != "0123456789abcdef0123456789abcdef"
+        assert run.data.tags["kerasseq.resumed_from"] == "0123456789abcdef0123456789abcdef"
+        assert run.info.run_name == "resumed"
+    finally:
+        mlflow.end_run()
