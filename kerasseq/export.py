@@ -224,3 +224,23 @@ def translation_endpoint(archive, translator, source_tokenizer, target_tokenizer
 
     archive.add_endpoint(name="translate", fn=translate,
                          input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+
+
+def image_classifier_endpoint(archive, model, info, image_size: int):
+    """Add ``classify(images) -> probabilities`` to a SavedModel archive of an image
+    classifier: a uint8 batch ``(n, height, width, channels)`` of any size in (brought to the
+    model's size as in training: :func:`kerasseq.data.images.to_model_size`; normalised
+    inside the model), class probabilities ``(n, classes)`` out. Needs only TensorFlow."""
+    import tensorflow as tf
+
+    from kerasseq.data.images import to_model_size
+
+    def classify(images):
+        tf.debugging.assert_equal(tf.shape(images)[-1], info.channels,
+                                  message=f"images must have {info.channels} channel(s)")
+        x = to_model_size(images, info.native_size, image_size)
+        x = tf.ensure_shape(x, [None, image_size, image_size, info.channels])
+        return tf.nn.softmax(model(x, training=False), axis=-1)
+
+    archive.add_endpoint(name="classify", fn=classify, input_signature=[
+        tf.TensorSpec([None, None, None, info.channels], tf.uint8, name="images")])

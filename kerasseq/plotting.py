@@ -82,3 +82,56 @@ def plot_alignment(weights, source_tokens: list[str], target_tokens: list[str], 
         ax.set_title(title if len(title) <= 70 else title[:67] + "...", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_confusion_matrix(labels, predictions, class_names, path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (true class per row, predicted per column), with the
+    per-class recall on the diagonal written in each cell."""
+    import numpy as np
+
+    plt = _pyplot()
+    n = len(class_names)
+    counts = np.zeros((n, n), np.int64)
+    np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.6 + 0.5 * n))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if counts[i, j]:
+                ax.text(j, i, f"{rates[i, j]:.2f}" if i == j else str(counts[i, j]), ha="center",
+                        va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"{title}\naccuracy {accuracy:.4f} (diagonal: recall; off: counts)".strip(),
+                 fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_misclassified(images, labels, probabilities, class_names, path, count: int = 16) -> Path:
+    """The ``count`` test images the model got wrong most confidently, each titled with its
+    prediction (and probability) and true class."""
+    import numpy as np
+
+    plt = _pyplot()
+    predicted = probabilities.argmax(-1)
+    wrong = np.flatnonzero(predicted != np.asarray(labels))
+    worst = wrong[np.argsort(-probabilities[wrong, predicted[wrong]])][:count]
+    columns = 8
+    rows = max(1, -(-len(worst) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.5, rows * 1.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, worst):
+        image = images[i]
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image,
+                  cmap="gray" if image.shape[-1] == 1 else None)
+        ax.set_title(f"{class_names[predicted[i]]} {probabilities[i, predicted[i]]:.2f}\n"
+                     f"true: {class_names[labels[i]]}", fontsize=7)
+    fig.suptitle("most confident mistakes (prediction, probability / true class)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -63,8 +63,14 @@ def resolve_jit_compile(setting: str):
     return {"auto": "auto", "true": True, "false": False}[setting]
 
 
+# Variable names (substrings) AdamW leaves undecayed, as timm's recipe does.
+NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "cls_token", "pos_embed", "position",
+                   "relative_position_bias_table", "logit_scale"]
+
+
 def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam with the configured schedule and global-norm gradient clipping.
+    """Adam (AdamW when the config has a ``weight_decay``) with the configured schedule and
+    global-norm gradient clipping.
 
     The cosine schedule is a function of the optimizer's step count, which the checkpoint
     keeps, so a resumed run continues on the same curve.
@@ -82,6 +88,20 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         learning_rate = TransformerSchedule(1, warmup, scale=config.learning_rate * warmup ** 0.5)
         return keras.optimizers.Adam(learning_rate, beta_2=0.98, epsilon=1e-9,
                                      clipnorm=config.clipnorm or None)
+    elif config.lr_schedule == "warmup_cosine":
+        # Linear warm-up to --learning_rate, then cosine decay to 0 (the ViT/Swin recipe).
+        total = config.epochs * steps_per_epoch
+        warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else config.learning_rate, decay_steps=total - warmup, alpha=0.0,
+            warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+    weight_decay = getattr(config, "weight_decay", 0.0)
+    if weight_decay:
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay,
+                                           clipnorm=config.clipnorm or None)
+        # No decay on biases, normalisation scales/offsets, tokens and position tables.
+        optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+        return optimizer
     return keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm or None)
 
 

@@ -29,6 +29,8 @@ if os.environ.get("KERASSEQ_TEST_NO_TENSORFLOW"):
 # Tests read the shared datasets; CI and the Makefile set KERASSEQ_DATA_DIR explicitly.
 os.environ.setdefault("KERASSEQ_DATA_DIR", str(REPO.parent / "shared" / "data"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Reference outputs of established implementations (timm, DETR): ../shared/fixtures/README.md.
+os.environ.setdefault("KERASSEQ_FIXTURES_DIR", str(REPO.parent / "shared" / "fixtures"))
 
 # Settings of the tiny real-data run the CLI, export and tracking tests share.
 TINY = ["--epochs", "2", "--units", "32", "--depth", "1", "--embedding_dim", "16",
@@ -52,6 +54,20 @@ def data_dir() -> Path:
     if not (path / "tinyshakespeare" / "input.txt").exists():
         pytest.fail(f"KERASSEQ_DATA_DIR={path} does not hold tinyshakespeare/input.txt")
     return path
+
+
+def timm_fixture(name: str):
+    """``(json config, safetensors path, io arrays)`` of the timm fixture ``name`` (swin,
+    swinv2, vit): the model timm built, its weights, and reference inputs/outputs."""
+    import json
+
+    import numpy as np
+
+    folder = Path(os.environ["KERASSEQ_FIXTURES_DIR"]) / "timm"
+    if not (folder / f"{name}-shared.json").exists():
+        pytest.fail(f"KERASSEQ_FIXTURES_DIR={folder.parent} does not hold timm/{name}-shared.json")
+    config = json.loads((folder / f"{name}-shared.json").read_text())
+    return config, folder / f"{name}-shared.safetensors", dict(np.load(folder / f"{name}-shared-io.npz"))
 
 
 @pytest.fixture(scope="session")

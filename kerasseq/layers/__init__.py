@@ -7,6 +7,7 @@ runs Keras core recurrent layers; new attention layers land here.
 """
 
 from kerasseq.layers.characters import CharacterEncoder
+from kerasseq.layers.drop_path import StochasticDepth
 from kerasseq.layers.crf import CRF, crf_log_likelihood, crf_log_partition, crf_path_score, viterbi_decode
 from kerasseq.layers.masking import ZeroMasked
 from kerasseq.layers.maxout import Maxout
@@ -17,3 +18,7 @@ from kerasseq.layers.attention import (BahdanauAttention, LuongAttention, causal
                                        masked_softmax, scaled_dot_product_attention)
 from kerasseq.layers.positional import PositionEmbedding, SinusoidalPositionalEncoding, sinusoidal_encoding
 from kerasseq.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
+from kerasseq.layers.vit import ClassTokenPositionEmbedding, PatchEmbedding, TokenPooling
+from kerasseq.layers.swin import (PatchMerging, SwinBlock, WindowAttention, relative_position_index,
+                                  shifted_window_mask, window_partition, window_reverse)
+from kerasseq.layers.swinv2 import PatchMergingV2, SwinV2Block, WindowAttentionV2, relative_coords_table

@@ -18,6 +18,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasseq.layers.drop_path import StochasticDepth
+
 
 def _clone(initializer):
     """A fresh copy of ``initializer`` for each sub-layer, as keras-hub does."""
@@ -30,13 +32,14 @@ class _TransformerBlock(keras.layers.Layer):
     def __init__(self, num_heads: int, intermediate_dim: int, dropout: float = 0.0,
                  attention_dropout: float = 0.0, activation="relu", norm_first: bool = False,
                  layer_norm_epsilon: float = 1e-5, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", seed=None, **kwargs):
+                 bias_initializer="zeros", seed=None, drop_path: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected `{name}` to be a positive integer. "
                                  f"Received: {name}={value!r}")
-        for name, rate in (("dropout", dropout), ("attention_dropout", attention_dropout)):
+        for name, rate in (("dropout", dropout), ("attention_dropout", attention_dropout),
+                           ("drop_path", drop_path)):
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"Expected 0 <= {name} < 1. Received: {name}={rate!r}")
         self.num_heads = num_heads
@@ -49,6 +52,7 @@ class _TransformerBlock(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.seed = seed
+        self.drop_path = float(drop_path)
         self.supports_masking = True
         self._seed_count = 0
 
@@ -75,12 +79,18 @@ class _TransformerBlock(keras.layers.Layer):
             bias_initializer=_clone(self.bias_initializer), seed=self._next_seed())
 
     def _residual_parts(self, name, shape):
-        """The LayerNorm and Dropout wrapping sub-layer ``name``."""
+        """The LayerNorm and Dropout wrapping sub-layer ``name`` (the Dropout followed by
+        stochastic depth when ``drop_path > 0``)."""
         norm = self._common(keras.layers.LayerNormalization, f"{name}_norm",
                             epsilon=self.layer_norm_epsilon)
         norm.build(shape)
         dropout = self._common(keras.layers.Dropout, f"{name}_dropout", rate=self.dropout,
                                seed=self._next_seed())
+        if self.drop_path > 0.0:  # created only when used: seeds and layers as before otherwise
+            drop_path = self._common(StochasticDepth, f"{name}_drop_path", rate=self.drop_path,
+                                     seed=self._next_seed())
+            return norm, _DropoutThenDropPath(dropout, drop_path, name=f"{name}_residual_drop",
+                                              dtype=self.dtype_policy)
         return norm, dropout
 
     def _build_feedforward(self, shape):
@@ -120,7 +130,25 @@ class _TransformerBlock(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "seed": self.seed,
+            "drop_path": self.drop_path,
         }
+
+
+class _DropoutThenDropPath(keras.layers.Layer):
+    """Dropout, then stochastic depth, on a residual branch: x + DropPath(Dropout(F(x))), as
+    timm's ``x + drop_path(proj_drop(...))``. A layer, so that the seed generator of the
+    stochastic depth is tracked (JAX's stateless calls); rebuilt by its block, never saved."""
+
+    def __init__(self, dropout, drop_path, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout, self.drop_path = dropout, drop_path
+        self.supports_masking = True
+
+    def call(self, x, training=None):
+        return self.drop_path(self.dropout(x, training=training), training=training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def _fresh(x):
@@ -149,6 +177,8 @@ _ARGS_DOC = """
         kernel_initializer / bias_initializer: of the attention projections and the
             feed-forward network.
         seed: seed of the dropout layers (each gets its own, derived from it).
+        drop_path: rate of stochastic depth on each sub-layer's residual branch (after its
+            dropout; :class:`~kerasseq.layers.StochasticDepth`, timm's ``DropPath``).
         **kwargs: base layer arguments (``name``, ``dtype``, ...).
 """
 

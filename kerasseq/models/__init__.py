@@ -6,3 +6,5 @@ from kerasseq.models.recurrent import (CELL_NAMES, RECURRENT_LAYERS, build_stack
 from kerasseq.models.seq2seq import build_seq2seq, build_seq2seq_inference, seq2seq_decoding
 from kerasseq.models.transformer import (ScaledEmbedding, build_transformer,
                                          build_transformer_inference, transformer_decoding)
+from kerasseq.models.vit import VIT_CONFIGS, build_vit, vit
+from kerasseq.models.swin import SWIN_CONFIGS, build_swin, build_swinv2, swin

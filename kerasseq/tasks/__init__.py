@@ -29,6 +29,9 @@ REGISTRY = {
     "translation": TaskEntry("kerasseq.tasks.translation:TASK", "TranslationConfig",
                              "Multi30k English→German: RNN encoder-decoder with attention, or the "
                              "Transformer; BLEU with beam search"),
+    "image-classification": TaskEntry(
+        "kerasseq.tasks.image_classification:TASK", "ImageClassificationConfig",
+        "ViT / Swin / Swin V2 trained from scratch on CIFAR-10, MNIST or Fashion-MNIST"),
 }
 
 

@@ -179,3 +179,56 @@ class TranslationConfig(RunConfig):
                 raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
         if self.length_penalty < 0:
             raise UserError(f"--length_penalty must be >= 0; got {self.length_penalty}")
+
+
+IMAGE_MODELS = ("vit", "swin", "swinv2")
+IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist")  # kerasseq.data.images.DATASETS
+IMAGE_SIZES = ("tiny", "small", "base")  # kerasseq.tasks.image_classification.PRESETS
+
+
+@dataclass(frozen=True)
+class ImageClassificationConfig(RunConfig):
+    """Settings of image classification with ViT / Swin / Swin V2 trained from scratch
+    (defaults: the small models and the recipe of the README's runs)."""
+
+    epochs: int = param(30, "passes over the training images")
+    learning_rate: float = param(1e-3, "AdamW peak learning rate (after the warm-up)")
+    lr_schedule: str = param(
+        "warmup_cosine", "constant; cosine decay to 10%; or warmup_cosine: linear warm-up over "
+        "--warmup_epochs then cosine decay to 0", choices=("constant", "cosine", "warmup_cosine"))
+    warmup_epochs: float = param(3.0, "warmup_cosine: epochs of linear warm-up")
+    weight_decay: float = param(0.05, "AdamW decoupled weight decay (not on biases and norms)")
+    clipnorm: float = param(1.0, "clip gradients to this global norm; 0 disables clipping")
+    model: str = param("vit", "vit: Vision Transformer; swin: Swin Transformer; swinv2: Swin V2",
+                       choices=IMAGE_MODELS)
+    dataset: str = param("cifar10", "cifar10 (a JPEG copy of the official images), mnist, "
+                         "fashion-mnist", choices=IMAGE_DATASETS)
+    size: str = param("small", "model size preset (see the README's table of presets)",
+                      choices=IMAGE_SIZES)
+    image_size: int = param(32, "model input size (MNIST's 28×28 images are zero-padded)")
+    batch_size: int = param(128, "images per batch")
+    validation_size: int = param(5000, "training images held out for model selection (the "
+                                 "test split is only used for the reported accuracy)")
+    label_smoothing: float = param(0.1, "ε of label-smoothed cross-entropy")
+    drop_path_rate: float = param(0.1, "stochastic depth rate of the last block (linear in depth)")
+    dropout: float = param(0.0, "dropout before the classifier head")
+    crop_padding: int = param(4, "random crop of the zero-padded image (0: no crop)")
+    randaugment: bool = param(False, "RandAugment (keras.layers.RandAugment) on training batches")
+    mixup: float = param(0.0, "MixUp alpha (0: off)")
+    cutmix: float = param(0.0, "CutMix alpha (0: off)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("image_size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("validation_size", "crop_padding", "warmup_epochs", "weight_decay", "mixup",
+                     "cutmix"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
+        for name in ("label_smoothing", "drop_path_rate", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
+        if self.lr_schedule == "warmup_cosine" and self.warmup_epochs >= self.epochs:
+            raise UserError(f"--warmup_epochs ({self.warmup_epochs}) must be less than --epochs "
+                            f"({self.epochs})")
