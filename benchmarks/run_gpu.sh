@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# The GPU benchmarks in one device call: the PyTorch peer and our Keras side of
-# transformer_step.py and charlm_train_step.py, one after another on the same machine, RESULT
-# lines to $OUT/results.txt (a "# command" line above each side's lines), full output to
-# $OUT/log.txt. See ../shared/gpu/README.md and benchmarks/RESULTS.md.
+# The GPU benchmarks in one device call: the PyTorch peers and our Keras sides, one after
+# another on the same machine, RESULT (and MFU) lines to $OUT/results.txt (a "# command" line
+# above each side's lines), full output to $OUT/log.txt. See ../shared/gpu/README.md and
+# benchmarks/RESULTS.md.
 #
-# Prepare once, in the checkout (../shared does not travel to the GPU machine):
+# Groups (arguments; default: all, in this order):
+#   text    transformer_step.py and charlm_train_step.py against attention_transformer.py
+#   vision  vision_throughput.py (kerasseq Swin-T, Swin V2-T, ViT-B/16; keras-hub's Swin-T)
+#           against timm (recurrent_conv_swin.py torch swin)
+#
+# Prepare once, in the checkout (../shared does not travel to the GPU machine; keras-hub is
+# not installed there, and its pure-Python wheel needs no TensorFlow on JAX):
 #   mkdir -p .whl && cp ../shared/gpu/wheels/*.whl ../shared/gpu/peers/*.py .whl/
+#   python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 -d .whl keras-hub==0.32.0
 #   grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
 # then one device call:
 #   run(command="bash benchmarks/run_gpu.sh", carry=[".whl"], timeout_s=480)
+#   run(command="bash benchmarks/run_gpu.sh vision", carry=[".whl"], timeout_s=480)
 #
 # Each side gets a time limit, and all together stop by BUDGET seconds (default 420) so that
-# whatever finished comes back; the optional last side is skipped when time runs short.
+# whatever finished comes back; the sides that no longer fit are skipped (each says so), so
+# put the group you need first or alone.
 set -u
 cd "$(dirname "$0")/.."
 : "${OUT:?OUT must name the folder for the results (the device run sets it)}"
 BUDGET=${BUDGET:-420}
 results=$OUT/results.txt
 log=$OUT/log.txt
+groups=("$@")
+((${#groups[@]})) || groups=(text vision)
+for group in "${groups[@]}"; do
+  [[ $group == text || $group == vision ]] || { echo "unknown group $group (text, vision)"; exit 2; }
+done
 
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
   && export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 || exit 1
@@ -27,7 +42,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .
   python3 -c "import jax, keras, torch; print('# jax', jax.__version__, 'keras', keras.__version__, 'torch', torch.__version__)"
 } 2>&1 | tee -a "$results" "$log"
 
-bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT lines
+bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT and MFU lines
   local limit=$1 left=$((BUDGET - SECONDS))
   shift
   ((left < limit)) && limit=$left
@@ -36,7 +51,7 @@ bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT lines
     return
   fi
   echo "# $*" | tee -a "$results" "$log"
-  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered '^RESULT' | tee -a "$results"
+  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered -E '^(RESULT|MFU) ' | tee -a "$results"
   local rc=${PIPESTATUS[0]}
   if ((rc == 124)); then
     echo "# stopped at its limit of ${limit} s" | tee -a "$results" "$log"
@@ -45,12 +60,31 @@ bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT lines
   fi
 }
 
-# The peer first: its figures in this session, against the table in ../shared/gpu/README.md.
-bench 90 python3 .whl/attention_transformer.py torch
-bench 90 python3 benchmarks/transformer_step.py torch
-bench 200 python3 benchmarks/transformer_step.py keras
-bench 60 python3 benchmarks/charlm_train_step.py torch
-bench 120 python3 benchmarks/charlm_train_step.py keras
-# The peer's own Keras column (MHA jitted with its weights as constants), as a cross-check.
-bench 90 python3 .whl/attention_transformer.py keras
+text() {
+  # The peer first: its figures in this session, against the table in ../shared/gpu/README.md.
+  bench 90 python3 .whl/attention_transformer.py torch
+  bench 90 python3 benchmarks/transformer_step.py torch
+  bench 200 python3 benchmarks/transformer_step.py keras
+  bench 60 python3 benchmarks/charlm_train_step.py torch
+  bench 120 python3 benchmarks/charlm_train_step.py keras
+}
+
+vision() {
+  { python3 -c "import timm, keras_hub; print('# timm', timm.__version__, 'keras-hub', keras_hub.__version__)" 2>/dev/null \
+    || echo "# timm or keras_hub does not import"; } | tee -a "$results" "$log"
+  # The peer first (timm, bf16 autocast, batch 128), then one process per Keras model, so a
+  # slow compile costs only its own model; Swin-T, the one keras-hub also has, first.
+  local script=benchmarks/vision_throughput.py
+  bench 120 python3 .whl/recurrent_conv_swin.py torch swin
+  bench 120 python3 $script keras --models swin_tiny_patch4_window7_224
+  bench 120 python3 $script kerashub
+  bench 100 python3 $script keras --models vit_base_patch16_224
+  bench 120 python3 $script keras --models swinv2_tiny_window8_256
+}
+
+for group in "${groups[@]}"; do
+  "$group"
+done
+# Optional, last: the peer's own Keras column (MHA jitted with its weights as constants).
+[[ " ${groups[*]} " == *" text "* ]] && bench 90 python3 .whl/attention_transformer.py keras
 echo "# done in ${SECONDS} s" | tee -a "$results" "$log"

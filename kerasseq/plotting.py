@@ -135,3 +135,140 @@ def plot_misclassified(images, labels, probabilities, class_names, path, count: 
     fig.suptitle("most confident mistakes (prediction, probability / true class)", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _display_image(image):
+    """``image`` ``(H, W, C)`` scaled to [0, 1] for ``imshow`` (grey when one channel)."""
+    import numpy as np
+
+    image = np.asarray(image, "float32")
+    low, high = float(image.min()), float(image.max())
+    image = (image - low) / max(high - low, 1e-6)
+    return image[..., 0] if image.shape[-1] == 1 else image
+
+
+def plot_attention_rollout(images, relevance, path, titles=None) -> Path:
+    """Each image next to its attention rollout (Abnar and Zuidema 2020) overlaid.
+
+    Args:
+        images: ``(n, H, W, C)`` images (any range; each is scaled to [0, 1] for display).
+        relevance: ``(n, grid_h, grid_w)`` relevance of the patches
+            (:func:`kerasseq.diagnostics.attention_rollout`); each map is scaled to [0, 1] and
+            upsampled (bilinear) over its image.
+        path: PNG file to write.
+        titles: optional ``n`` titles (e.g. the predicted and the true class).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    images, relevance = np.asarray(images), np.asarray(relevance, "float64")
+    if images.ndim != 4 or relevance.ndim != 3 or len(images) != len(relevance):
+        raise ValueError("Expected images (n, H, W, C) and relevance (n, grid_h, grid_w). "
+                         f"Received: {images.shape} and {relevance.shape}")
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(max(1.6 * n + 0.4, 5.0), 3.6), squeeze=False)
+    for k in range(n):
+        image = _display_image(images[k])
+        height, width = image.shape[:2]
+        grey = "gray" if image.ndim == 2 else None
+        low, high = relevance[k].min(), relevance[k].max()
+        heat = (relevance[k] - low) / max(high - low, 1e-12)
+        axes[0, k].imshow(image, cmap=grey)
+        axes[1, k].imshow(image, cmap=grey)
+        axes[1, k].imshow(heat, cmap="inferno", alpha=0.6, interpolation="bilinear",
+                          extent=(-0.5, width - 0.5, height - 0.5, -0.5), vmin=0.0, vmax=1.0)
+        if titles is not None:
+            axes[0, k].set_title(str(titles[k]), fontsize=7)
+        for ax in axes[:, k]:
+            ax.axis("off")
+    fig.suptitle("attention rollout (Abnar & Zuidema 2020):\nbright patches reach the readout most",
+                 fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_swin_windows(height: int, width: int, window_size, shift_size, path) -> Path:
+    """Swin's windows on a ``height`` × ``width`` feature map (Liu et al. 2021, fig. 2 and 4).
+
+    Three panels: the regular windows of W-MSA (solid) and the shifted windows of SW-MSA
+    (dashed) on the map, coloured by the region each position falls into after the cyclic
+    shift; the shifted map (``roll`` by ``-shift``) cut into regular windows, regions labelled
+    as timm labels them (:func:`kerasseq.layers.swin.shifted_window_regions`); and the additive
+    mask (:func:`kerasseq.layers.swin.shifted_window_mask`, 0 or -100) of the window that
+    mixes the most regions. The window and shift are first clamped to the map as timm does
+    (:func:`kerasseq.layers.swin.calc_window_shift`).
+    """
+    import numpy as np
+    from keras import ops
+
+    from kerasseq.layers.swin import (calc_window_shift, shifted_window_mask,
+                                      shifted_window_regions, window_partition)
+
+    plt = _pyplot()
+    (wh, ww), (sh, sw) = calc_window_shift((height, width), window_size, shift_size)
+    regions = shifted_window_regions(height, width, (wh, ww), (sh, sw))  # (H, W), shifted frame
+    mask = shifted_window_mask(height, width, (wh, ww), (sh, sw))  # (nW, N, N)
+    windows = ops.convert_to_numpy(window_partition(regions[None, :, :, None], (wh, ww)))
+    windows = windows.reshape(len(mask), wh * ww)  # (nW, N) region of each window position
+    counts = [len(np.unique(w)) for w in windows]
+    chosen = int(np.argmax(counts))  # the first window mixing the most regions
+    unshifted = np.roll(regions, (sh, sw), axis=(0, 1))  # where each region sits in the image
+    colours = plt.get_cmap("Set3")
+    image_kwargs = dict(cmap=colours, vmin=-0.5, vmax=11.5, interpolation="nearest")
+
+    def grid(ax, offset_h, offset_w, style):
+        for y in range(offset_h, height + 1, wh):
+            ax.axhline(y - 0.5, color="black", lw=1.2, ls=style)
+        for x in range(offset_w, width + 1, ww):
+            ax.axvline(x - 0.5, color="black", lw=1.2, ls=style)
+
+    def label_regions(ax, labels):
+        for value in np.unique(labels):
+            ys, xs = np.nonzero(labels == value)
+            for part in _connected_boxes(ys, xs):
+                ax.text(part[1], part[0], str(value), ha="center", va="center", fontsize=8,
+                        weight="bold")
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.8))
+    fig.subplots_adjust(left=0.02, right=0.99, bottom=0.11, top=0.87, wspace=0.12)
+    ax = axes[0]
+    ax.imshow(unshifted, **image_kwargs)
+    grid(ax, 0, 0, "-")
+    if sh or sw:
+        grid(ax, sh % wh, sw % ww, "--")
+    label_regions(ax, unshifted)
+    ax.set_title(f"{height}×{width} map: W-MSA windows {wh}×{ww} (solid),\n"
+                 f"SW-MSA windows shifted by ({sh}, {sw}) (dashed)", fontsize=9)
+    ax = axes[1]
+    ax.imshow(regions, **image_kwargs)
+    grid(ax, 0, 0, "-")
+    label_regions(ax, regions)
+    row, column = divmod(chosen, width // ww)
+    ax.add_patch(plt.Rectangle((column * ww - 0.5, row * wh - 0.5), ww, wh, fill=False,
+                               edgecolor="red", lw=2.5))
+    ax.set_title(f"after the cyclic shift by ({-sh}, {-sw}): regular windows,\n"
+                 "regions labelled as timm (red: window of the mask)", fontsize=9)
+    ax = axes[2]
+    ax.imshow(mask[chosen], cmap="Greys_r", vmin=-100.0, vmax=0.0, interpolation="nearest")
+    ax.set_xlabel("key position in the window")
+    ax.set_ylabel("query position in the window")
+    mixed = ", ".join(str(v) for v in np.unique(windows[chosen]))
+    ax.set_title(f"mask of window {chosen} (regions {mixed}):\nwhite 0 = may attend, "
+                 "black -100 = masked", fontsize=9)
+    for ax in axes[:2]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return save_figure(fig, path)
+
+
+def _connected_boxes(ys, xs):
+    """Centres ``(y, x)`` of the rectangles a region's positions form (a region of the image
+    frame may be split in two or four by the cyclic shift): split at gaps along each axis."""
+    import numpy as np
+
+    def runs(values):
+        values = np.unique(values)
+        breaks = np.flatnonzero(np.diff(values) > 1) + 1
+        return np.split(values, breaks)
+
+    return [((r[0] + r[-1]) / 2, (c[0] + c[-1]) / 2) for r in runs(ys) for c in runs(xs)]

@@ -20,5 +20,6 @@ from kerasseq.layers.positional import PositionEmbedding, SinusoidalPositionalEn
 from kerasseq.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 from kerasseq.layers.vit import ClassTokenPositionEmbedding, PatchEmbedding, TokenPooling
 from kerasseq.layers.swin import (PatchMerging, SwinBlock, WindowAttention, relative_position_index,
-                                  shifted_window_mask, window_partition, window_reverse)
+                                  shifted_window_mask, shifted_window_regions, window_partition,
+                                  window_reverse)
 from kerasseq.layers.swinv2 import PatchMergingV2, SwinV2Block, WindowAttentionV2, relative_coords_table

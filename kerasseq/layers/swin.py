@@ -89,22 +89,19 @@ def relative_position_index(window_size) -> np.ndarray:
     return ((relative[..., 0] + wh - 1) * (2 * ww - 1) + relative[..., 1] + ww - 1).astype("int32")
 
 
-def shifted_window_mask(height: int, width: int, window_size, shift_size) -> np.ndarray:
-    """The additive attention mask of shifted windows (SW-MSA), as timm builds it.
+def shifted_window_regions(height: int, width: int, window_size, shift_size) -> np.ndarray:
+    """The region label of every position of the cyclically shifted map, as timm labels them.
 
     After the cyclic shift by ``-shift``, a window at the bottom/right border holds pixels from
-    up to 3 x 3 regions that are not neighbours in the image; label the regions
-    ``[0, H - wh), [H - wh, H - sh), [H - sh, H)`` (and likewise along the width), and let a
-    pair of positions of a window attend only if their labels agree: 0, else -100.
+    up to 3 x 3 regions that are not neighbours in the image. Along the height the regions are
+    the rows ``[0, H - wh), [H - wh, H - sh), [H - sh, H)`` (timm's slices), likewise along the
+    width; a position's label is ``3 * row region + column region``.
 
     Returns:
-        ``(num_windows, wh ww, wh ww)`` float32, windows in :func:`window_partition` order
-        (all zeros when the shift is zero).
+        ``(height, width)`` int64 labels in 0..8, in the shifted map's coordinates (all 8
+        when the shift is zero: timm's last slice is then the whole axis).
     """
     (wh, ww), (sh, sw) = _pair(window_size, "window_size"), _pair(shift_size, "shift_size", 0)
-    if height % wh or width % ww:
-        raise ValueError(f"Expected height and width divisible by the window {(wh, ww)}. "
-                         f"Received: height={height}, width={width}")
 
     def labels(size, window, shift):  # region label along one axis, with timm's slices
         label = np.zeros(size, "int64")
@@ -113,7 +110,24 @@ def shifted_window_mask(height: int, width: int, window_size, shift_size) -> np.
             label[region] = value  # shift 0: the last slice is the whole axis, as in timm
         return label
 
-    image = labels(height, wh, sh)[:, None] * 3 + labels(width, ww, sw)[None, :]  # (H, W)
+    return labels(height, wh, sh)[:, None] * 3 + labels(width, ww, sw)[None, :]  # (H, W)
+
+
+def shifted_window_mask(height: int, width: int, window_size, shift_size) -> np.ndarray:
+    """The additive attention mask of shifted windows (SW-MSA), as timm builds it.
+
+    A pair of positions of a window (after the cyclic shift) may attend only if their regions
+    (:func:`shifted_window_regions`) agree: 0, else -100.
+
+    Returns:
+        ``(num_windows, wh ww, wh ww)`` float32, windows in :func:`window_partition` order
+        (all zeros when the shift is zero).
+    """
+    wh, ww = _pair(window_size, "window_size")
+    if height % wh or width % ww:
+        raise ValueError(f"Expected height and width divisible by the window {(wh, ww)}. "
+                         f"Received: height={height}, width={width}")
+    image = shifted_window_regions(height, width, window_size, shift_size)  # (H, W)
     windows = image.reshape(height // wh, wh, width // ww, ww).transpose(0, 2, 1, 3)
     windows = windows.reshape(-1, wh * ww)  # (nW, N)
     return np.where(windows[:, None, :] != windows[:, :, None], -100.0, 0.0).astype("float32")

@@ -29,15 +29,15 @@ from kerasseq.tasks.configs import ImageClassificationConfig
 PRESETS = {
     ("vit", "tiny"): dict(patch_size=4, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0,
                           global_pool="avg"),
-    ("vit", "small"): dict(patch_size=4, embed_dim=192, depth=6, num_heads=3, mlp_ratio=4.0,
+    ("vit", "small"): dict(patch_size=4, embed_dim=96, depth=6, num_heads=3, mlp_ratio=4.0,
                            global_pool="avg"),
-    ("vit", "base"): dict(patch_size=4, embed_dim=384, depth=8, num_heads=8, mlp_ratio=4.0,
+    ("vit", "base"): dict(patch_size=4, embed_dim=192, depth=6, num_heads=3, mlp_ratio=4.0,
                           global_pool="avg"),
     ("swin", "tiny"): dict(patch_size=2, embed_dim=16, depths=(1, 1), num_heads=(1, 2),
                            window_size=4, mlp_ratio=2.0),
-    ("swin", "small"): dict(patch_size=2, embed_dim=48, depths=(2, 2, 6), num_heads=(3, 6, 12),
+    ("swin", "small"): dict(patch_size=4, embed_dim=48, depths=(2, 6), num_heads=(3, 6),
                             window_size=4, mlp_ratio=4.0),
-    ("swin", "base"): dict(patch_size=2, embed_dim=96, depths=(2, 2, 6), num_heads=(3, 6, 12),
+    ("swin", "base"): dict(patch_size=2, embed_dim=48, depths=(2, 2, 6), num_heads=(3, 6, 12),
                            window_size=4, mlp_ratio=4.0),
 }
 for (_model, _size), _preset in list(PRESETS.items()):
@@ -133,6 +133,29 @@ class ImageClassificationTask(Task):
                               title=f"{run.config.model} on {run.config.dataset} (test)")
         plot_misclassified(images, labels, run.test_probabilities, names,
                            run.artifacts / "misclassified.png")
+        c = run.config
+        if c.model == "vit":  # where the model looks: attention rollout on 8 test images
+            from kerasseq.data.images import to_model_size
+            from kerasseq.diagnostics.vision import attention_rollout, find_vit, vit_attention_maps
+            from kerasseq.plotting import plot_attention_rollout
+
+            sample = np.asarray(to_model_size(images[:8], run.info.native_size, c.image_size))
+            vit = find_vit(model)[0]
+            prefix = int(vit.get_layer("pos_embed").class_token)
+            pool = vit.get_layer("pool").pool  # the rollout reads out what the head reads
+            relevance = attention_rollout(vit_attention_maps(model, sample), prefix, readout=pool)
+            predicted = run.test_probabilities[:8].argmax(-1)
+            plot_attention_rollout(sample, relevance, run.artifacts / "attention_rollout.png",
+                                   titles=[f"{names[p]}\n(true: {names[t]})"
+                                           for p, t in zip(predicted, labels[:8])])
+        elif c.model in ("swin", "swinv2"):  # the first stage's windows and shifted-window mask
+            from kerasseq.plotting import plot_swin_windows
+
+            preset = PRESETS[(c.model, c.size)]
+            resolution = c.image_size // preset["patch_size"]
+            window = preset["window_size"]
+            plot_swin_windows(resolution, resolution, window, window // 2,
+                              run.artifacts / "swin_windows.png")
 
     def example_input(self, run):
         c = run.config

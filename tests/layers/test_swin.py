@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kerasseq.layers import (PatchMerging, SwinBlock, WindowAttention, relative_position_index,
-                             shifted_window_mask, window_partition, window_reverse)
+                             shifted_window_mask, shifted_window_regions, window_partition,
+                             window_reverse)
 from kerasseq.layers.swin import calc_window_shift
 from testing import run_layer_test
 
@@ -44,15 +45,20 @@ def np_reverse(windows, wh, ww, h, w):
     return out
 
 
-def np_timm_mask(h, w, wh, ww, sh, sw):
-    """timm's construction: label 3 x 3 slices of an image, partition, compare labels."""
+def np_timm_regions(h, w, wh, ww, sh, sw):
+    """timm's construction of the region labels: 3 x 3 slices of an image, counted."""
     img = np.zeros((1, h, w, 1), "float32")
     cnt = 0
     for hs in (slice(0, -wh), slice(-wh, -sh), slice(-sh, None)):
         for ws in (slice(0, -ww), slice(-ww, -sw), slice(-sw, None)):
             img[:, hs, ws, :] = cnt
             cnt += 1
-    windows = np_partition(img, wh, ww).reshape(-1, wh * ww)
+    return img
+
+
+def np_timm_mask(h, w, wh, ww, sh, sw):
+    """timm's construction: label 3 x 3 slices of an image, partition, compare labels."""
+    windows = np_partition(np_timm_regions(h, w, wh, ww, sh, sw), wh, ww).reshape(-1, wh * ww)
     diff = windows[:, None, :] - windows[:, :, None]
     return np.where(diff != 0, -100.0, 0.0).astype("float32")
 
@@ -141,7 +147,10 @@ def test_relative_position_index_matches_definition(window):
 @pytest.mark.parametrize("h, w, window, shift", [
     (8, 8, (4, 4), (2, 2)), (16, 8, (4, 4), (2, 2)), (6, 9, (3, 3), (1, 1)),
     (8, 8, (4, 4), (0, 2)), (8, 8, (4, 4), (0, 0)), (4, 6, (2, 3), (1, 1))])
-def test_shifted_window_mask_matches_timm_construction(h, w, window, shift):
+def test_shifted_window_regions_and_mask_match_timm_construction(h, w, window, shift):
+    regions = shifted_window_regions(h, w, window, shift)
+    assert regions.shape == (h, w)
+    np.testing.assert_array_equal(regions, np_timm_regions(h, w, *window, *shift)[0, :, :, 0])
     mask = shifted_window_mask(h, w, window, shift)
     expected = np_timm_mask(h, w, *window, *shift)
     assert mask.dtype == np.float32 and mask.shape == expected.shape

@@ -15,12 +15,19 @@ TINY = ["--dataset", "mnist", "--size", "tiny", "--epochs", "2", "--steps_per_ep
         "--validation_size", "1000", "--crop_padding", "0", "--no_tracking"]
 
 
-@pytest.fixture(scope="module", params=["vit", "swin"])
+@pytest.fixture(scope="module", params=[("vit", "tensorflow"), ("swin", "jax")], ids=str)
 def image_run(request, tmp_path_factory, data_dir):
-    work = tmp_path_factory.mktemp(f"images_{request.param}")
-    out = run_cli(["train", "image-classification", "--model", request.param, *TINY], cwd=work,
-                  timeout=900).stdout
-    return work, out, request.param
+    """A tiny real run: the ViT on TensorFlow, the Swin on JAX (its SavedModel then exported
+    on TensorFlow with ``kerasseq export``, as the JAX run tells the user to)."""
+    model, backend = request.param
+    work = tmp_path_factory.mktemp(f"images_{model}")
+    out = run_cli(["train", "image-classification", "--model", model, *TINY], cwd=work,
+                  env={"KERAS_BACKEND": backend}, timeout=900).stdout
+    if backend == "jax":
+        assert "The SavedModel needs the TensorFlow backend" in out
+        run_cli(["export", "image-classification", "--run_dir", "runs/image-classification"],
+                cwd=work, env={"KERAS_BACKEND": "tensorflow"})
+    return work, out, model
 
 
 def test_short_mnist_run_learns_and_writes_its_plots(image_run):
@@ -32,7 +39,8 @@ def test_short_mnist_run_learns_and_writes_its_plots(image_run):
     # model fed misaligned labels or an untrained one stays at 0.10).
     assert metrics["test_accuracy"] > 0.2 and metrics["val_accuracy"] > 0.2
     assert metrics["epochs"] == 2 and metrics["steps"] == 100 and metrics["parameters"] > 1000
-    for name in ("loss_curve", "confusion_matrix", "misclassified"):
+    pictures = {"vit": "attention_rollout", "swin": "swin_windows"}[model]
+    for name in ("loss_curve", "confusion_matrix", "misclassified", pictures):
         assert (run / "artifacts" / f"{name}.png").stat().st_size > 5000
 
 
