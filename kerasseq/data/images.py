@@ -159,7 +159,8 @@ def image_batches(images, labels, info: ImageDataset, image_size: int, batch_siz
             dropped for training, so every training step has the same shape).
         train: shuffle (seeded) and augment.
         crop_padding: random crop of the image zero-padded by this many pixels (0: none).
-        randaugment: apply ``keras.layers.RandAugment`` (2 operations, magnitude 9/30·...).
+        randaugment: apply ``keras.layers.RandAugment`` (Keras' defaults: 2 operations per
+            image, factor 0.5).
         mixup, cutmix: alpha of ``keras.layers.MixUp`` / ``CutMix`` (0 disables; when both are
             on, each batch gets one of them with equal probability).
     """
@@ -191,8 +192,11 @@ def image_batches(images, labels, info: ImageDataset, image_size: int, batch_siz
         rand_augment = keras.layers.RandAugment(value_range=(0, 255), seed=seed)
         ds = ds.map(lambda x, y: (rand_augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     if train and (mixup or cutmix):
-        layers = [cls(alpha=a, seed=seed) for cls, a in ((keras.layers.MixUp, mixup),
-                                                         (keras.layers.CutMix, cutmix)) if a]
+        layers = []  # CutMix's Beta(α, α) parameter is called ``factor`` in Keras
+        if mixup:
+            layers.append(keras.layers.MixUp(alpha=mixup, seed=seed))
+        if cutmix:
+            layers.append(keras.layers.CutMix(factor=cutmix, seed=seed))
 
         def mix(x, y):
             mixed = [layer({"images": x, "labels": y}) for layer in layers]

@@ -76,3 +76,15 @@ def test_training_batches_are_augmented_one_hot_and_mixed():
     np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-5)
     assert (soft.max(-1) < 0.999).any()  # MixUp mixed some labels
     assert not np.array_equal(np.sort(train[0][0].numpy().ravel()), np.sort(images[:16].ravel()))
+
+
+def test_randaugment_and_cutmix_run_in_the_pipeline():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (32, 32, 32, 3)).astype(np.uint8)
+    labels = rng.integers(0, 10, 32).astype(np.int32)
+    batches = list(image_batches(images, labels, DATASETS["cifar10"], 32, 16, train=True, seed=2,
+                                 crop_padding=0, randaugment=True, mixup=0.2, cutmix=1.0))
+    x, y = batches[0]
+    assert x.shape == (16, 32, 32, 3) and y.shape == (16, 10)
+    assert float(np.min(x)) >= 0.0 and float(np.max(x)) <= 255.0
+    np.testing.assert_allclose(y.numpy().sum(-1), 1.0, rtol=1e-5)
