@@ -89,8 +89,10 @@ def test_real_tracking_server(tmp_path, data_dir):
 def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_path, monkeypatch):
     from kerasseq.tracking import Tracker
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    uri = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    mlflow.set_tracking_uri(uri)  # earlier tests set the process-wide URI, which wins over the env
     tracker = Tracker().start("charlm", "resumed", run_id="0123456789abcdef0123456789abcdef")
     try:
         run = mlflow.get_run(tracker.run_id)
