@@ -88,7 +88,9 @@ class ImageClassificationTask(Task):
 
     def test_batches(self, run):
         c = run.config
-        images, labels = load_images(c.dataset, "test", c.data_dir, c.download)
+        if getattr(run, "_test_cache", None) is None:  # evaluate and plots both read it
+            run._test_cache = load_images(c.dataset, "test", c.data_dir, c.download)
+        images, labels = run._test_cache
         return self._batches(run, images, labels), images, labels
 
     def build_model(self, run):
