@@ -27,12 +27,14 @@ def _basic_block(x, filters, strides, name):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-def build_resnet_backbone(input_shape=(128, 128, 1), filters=(32, 64, 128, 256),
-                          blocks_per_stage=(2, 2, 2, 2), name="resnet_backbone") -> keras.Model:
-    """A small ResNet (He et al., CVPR 2016; the basic blocks of ResNet-18) of output stride 16.
+def build_resnet_backbone(input_shape=(128, 128, 1), filters=(32, 64, 128),
+                          blocks_per_stage=(2, 2, 2), name="resnet_backbone") -> keras.Model:
+    """A small ResNet (He et al., CVPR 2016; the basic blocks of ResNet-18), output stride 16.
 
-    A 3×3 stride-2 stem, then one stage per entry of ``filters``; every stage after the first
-    halves the resolution. Inputs are float pixels in [0, 255] (rescaled inside).
+    ResNet's stem (a stride-2 convolution, here 3×3, and a 3×3 stride-2 max-pool), then one
+    stage per entry of ``filters``; every stage after the first halves the resolution, so the
+    output stride is ``4 * 2 ** (len(filters) - 1)``. Inputs are float pixels in [0, 255]
+    (rescaled inside).
 
     Args:
         input_shape: ``(height, width, channels)`` of the images.
@@ -41,12 +43,12 @@ def build_resnet_backbone(input_shape=(128, 128, 1), filters=(32, 64, 128, 256),
         name: the model's name.
 
     Returns:
-        A ``keras.Model`` from images to ``(batch, height / 2**len(filters), width / ..., filters[-1])``.
+        A ``keras.Model`` from images to ``(batch, height / stride, width / stride, filters[-1])``.
 
     Example:
         >>> backbone = build_resnet_backbone((128, 128, 1))
         >>> backbone.output.shape
-        (None, 8, 8, 256)
+        (None, 8, 8, 128)
     """
     if len(filters) != len(blocks_per_stage):
         raise ValueError(f"Expected one entry of blocks_per_stage per stage of filters. Received: "
@@ -54,6 +56,7 @@ def build_resnet_backbone(input_shape=(128, 128, 1), filters=(32, 64, 128, 256),
     images = keras.Input(input_shape, name="images")
     x = keras.layers.Rescaling(1.0 / 255.0, offset=-0.5, name="rescale")(images)
     x = _conv_bn(x, filters[0], 3, 2, "stem")
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, (width, blocks) in enumerate(zip(filters, blocks_per_stage)):
         for block in range(blocks):
             strides = 2 if stage > 0 and block == 0 else 1
