@@ -23,3 +23,5 @@ from kerasseq.layers.swin import (PatchMerging, SwinBlock, WindowAttention, rela
                                   shifted_window_mask, shifted_window_regions, window_partition,
                                   window_reverse)
 from kerasseq.layers.swinv2 import PatchMergingV2, SwinV2Block, WindowAttentionV2, relative_coords_table
+from kerasseq.layers.detr import (DETRDecoderLayer, DETREncoderLayer, ObjectQueries,
+                                  SinePositionEmbedding2D, sine_position_encoding_2d)
