@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 KERASSEQ_DATA_DIR ?= $(abspath ../shared/data)
 export KERASSEQ_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py \
+JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py tests/test_boxes.py \
   tests/diagnostics/test_vision.py
 
 .PHONY: install demo test clean
