@@ -2,3 +2,4 @@
 
 from kerasseq.metrics.information import BitsPerToken, nats_to_bits
 from kerasseq.metrics.entities import entity_scores
+from kerasseq.metrics.coco import coco_evaluate
