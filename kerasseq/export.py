@@ -244,3 +244,38 @@ def image_classifier_endpoint(archive, model, info, image_size: int):
 
     archive.add_endpoint(name="classify", fn=classify, input_signature=[
         tf.TensorSpec([None, None, None, info.channels], tf.uint8, name="images")])
+
+
+def detector_endpoint(archive, model, decode, image_size: int, channels: int = 1):
+    """Add ``detect(images, score_threshold)`` to a SavedModel archive of a detector.
+
+    ``images``: a uint8 batch ``(n, height, width, channels)`` of any size (resized to the
+    model's ``image_size`` square; boxes are mapped back to the input's pixels);
+    ``score_threshold``: a float scalar. Returns ``boxes`` ``(n, K, 4)`` pixel
+    ``(x1, y1, x2, y2)``, ``scores`` ``(n, K)`` and ``labels`` ``(n, K)`` int32, best first,
+    the slots below the threshold padded (box 0, score 0, label −1), and
+    ``num_detections`` ``(n,)``. ``decode`` maps the model's outputs to normalised boxes,
+    scores and labels (:func:`kerasseq.models.detr.decode_detr`, ...). Needs only TensorFlow."""
+    import tensorflow as tf
+
+    def detect(images, score_threshold):
+        tf.debugging.assert_equal(tf.shape(images)[-1], channels,
+                                  message=f"images must have {channels} channel(s)")
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+        x = tf.image.resize(tf.cast(images, tf.float32), (image_size, image_size))
+        x = tf.ensure_shape(x, [None, image_size, image_size, channels])
+        out = decode(model(x, training=False))
+        scale = tf.cast(tf.stack([width, height, width, height]), tf.float32)
+        keep = (out["scores"] >= score_threshold) & (out["labels"] >= 0)  # (n, K)
+        scores = tf.where(keep, out["scores"], 0.0)
+        order = tf.argsort(scores, axis=-1, direction="DESCENDING", stable=True)
+        keep = tf.gather(keep, order, batch_dims=1)
+        boxes = tf.gather(out["boxes"] * scale, order, batch_dims=1)
+        return {"boxes": tf.where(keep[..., None], boxes, 0.0),
+                "scores": tf.gather(scores, order, batch_dims=1),
+                "labels": tf.where(keep, tf.gather(out["labels"], order, batch_dims=1), -1),
+                "num_detections": tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)}
+
+    archive.add_endpoint(name="detect", fn=detect, input_signature=[
+        tf.TensorSpec([None, None, None, channels], tf.uint8, name="images"),
+        tf.TensorSpec([], tf.float32, name="score_threshold")])

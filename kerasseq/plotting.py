@@ -272,3 +272,108 @@ def _connected_boxes(ys, xs):
         return np.split(values, breaks)
 
     return [((r[0] + r[-1]) / 2, (c[0] + c[-1]) / 2) for r in runs(ys) for c in runs(xs)]
+
+
+def plot_ap_curve(curve: list[dict], path, title: str = "") -> Path:
+    """COCO AP, AP50 and AP75 against the epoch (DETR's slow convergence, at a glance).
+
+    Args:
+        curve: one dict per evaluated epoch: ``{"epoch", "AP", "AP50", "AP75", ...}``.
+        path: PNG file to write.
+        title: figure title.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = [row["epoch"] for row in curve]
+    for key in ("AP50", "AP75", "AP"):
+        if all(key in row for row in curve):
+            ax.plot(epochs, [row[key] for row in curve], marker="o", markersize=3, label=key)
+    ax.set(xlabel="epoch", ylabel="COCO score", ylim=(0, 1), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _xyxy_rectangle(box, color, **kwargs):
+    import matplotlib.patches as patches
+
+    x0, y0, x1, y1 = box
+    return patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=color, **kwargs)
+
+
+def plot_query_attention(image, attention, boxes, scores, labels, class_names, path,
+                         max_queries: int = 8) -> Path:
+    """For one image, the decoder cross-attention of the most confident object queries over
+    the image, each with its predicted box (DETR's Fig. 6).
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` pixels.
+        attention: ``(queries, h, w)`` attention maps over the feature grid
+            (:func:`kerasseq.diagnostics.detr.detr_cross_attention`).
+        boxes: ``(queries, 4)`` pixel ``(x1, y1, x2, y2)``; scores, labels: ``(queries,)``.
+        class_names: name of each label.
+        path: PNG file to write.
+        max_queries: show this many queries, highest score first.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    image = np.asarray(image, "float32")
+    image = image[..., None] if image.ndim == 2 else image
+    order = np.argsort(-np.asarray(scores))[:max_queries]
+    fig, axes = plt.subplots(1, len(order) + 1, figsize=(2.2 * (len(order) + 1), 2.5))
+    axes[0].imshow(_display_image(image), cmap="gray")
+    axes[0].set_title("image", fontsize=8)
+    height, width = image.shape[:2]
+    for ax, q in zip(axes[1:], order):
+        ax.imshow(_display_image(image), cmap="gray")
+        ax.imshow(attention[q], cmap="inferno", alpha=0.6, extent=(0, width, height, 0),
+                  interpolation="bilinear")
+        ax.add_patch(_xyxy_rectangle(boxes[q], "cyan", linewidth=1.5))
+        ax.set_title(f"query {q}: {class_names[int(labels[q])]} {float(scores[q]):.2f}", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle("decoder cross-attention of the most confident object queries", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_query_matching(records: list[dict], path) -> Path:
+    """The Hungarian matching of object queries to the objects of one canvas, at several
+    epochs side by side: each matched query's predicted box, coloured as its target (white,
+    dashed), labelled with the query's index.
+
+    Args:
+        records: dicts from :func:`kerasseq.diagnostics.detr.query_matching` (plus ``epoch``).
+        path: PNG file to write.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 4.4), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for ax, record in zip(axes[0], records):
+        image = np.asarray(record["image"], "float32")
+        size = image.shape[0]
+        ax.imshow(image, cmap="gray")
+
+        def xyxy(b):
+            cx, cy, w, h = np.asarray(b) * size
+            return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+        labels = np.asarray(record["target_labels"])
+        for t in np.flatnonzero(labels >= 0):
+            ax.add_patch(_xyxy_rectangle(xyxy(record["target_boxes"][t]), "white", linestyle="--",
+                                         linewidth=1.2))
+        for q in np.flatnonzero(np.asarray(record["match"]) >= 0):
+            t = int(record["match"][q])
+            ax.add_patch(_xyxy_rectangle(xyxy(record["boxes"][q]), colors(t % 10), linewidth=1.8))
+            x0, y0 = xyxy(record["boxes"][q])[:2]
+            ax.text(x0, y0 - 1, f"q{q}→{int(labels[t])}", color=colors(t % 10), fontsize=8)
+        epoch = record.get("epoch")
+        ax.set_title(f"epoch {int(epoch)}" if epoch is not None else "", fontsize=10)
+        ax.axis("off")
+    fig.suptitle("queries matched to objects (white dashed: objects)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -151,14 +151,14 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
 
     if state:
         model = checkpoint.load_model()
-        model.jit_compile = resolve_jit_compile(config.jit_compile)
+        model.jit_compile = task.jit_compile(run)
         initial_epoch, history = state["epoch"], state["history"]
         steps = state.get("batch_losses", {"step": [], "loss": []})
         print(f"Resuming {run_dir} from epoch {initial_epoch} (step {state['step']}).")
     else:
         model = task.build_model(run)
         model.compile(optimizer=make_optimizer(config, steps_per_epoch(config, train_ds)),
-                      jit_compile=resolve_jit_compile(config.jit_compile),
+                      jit_compile=task.jit_compile(run),
                       **task.compile_args(run))
         initial_epoch, history, steps = 0, {}, {"step": [], "loss": []}
 

@@ -207,9 +207,6 @@ class DETREncoderLayer(_TransformerBlock):
         x = self._feedforward(x, training)
         return (x, scores[0]) if return_attention_scores else x
 
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
 
 @keras.saving.register_keras_serializable(package="kerasseq")
 class DETRDecoderLayer(_TransformerBlock):
@@ -265,6 +262,3 @@ class DETRDecoderLayer(_TransformerBlock):
                            self.cross_attention_dropout, training)
         x = self._feedforward(x, training)
         return (x, scores[0]) if return_attention_scores else x
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]

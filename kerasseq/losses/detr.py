@@ -234,6 +234,8 @@ class DETRLoss(keras.losses.Loss):
         class_cost, bbox_cost, giou_cost: matching cost weights (see :class:`DETRSetLoss`).
         ce_weight, bbox_weight, giou_weight: loss term weights.
         no_object_weight: class weight of no-object in the cross-entropy.
+        aux_loss: the loss on every decoder layer's output (DETR's auxiliary decoding
+            losses); ``False``: on the last layer only (the paper's ablation).
         name: loss name.
         reduction: Keras reduction (the value is already a scalar).
         dtype: dtype of the returned value (the loss itself is computed in float32).
@@ -247,18 +249,21 @@ class DETRLoss(keras.losses.Loss):
     """
 
     def __init__(self, num_classes, class_cost=1.0, bbox_cost=5.0, giou_cost=2.0, ce_weight=1.0, bbox_weight=5.0,
-                 giou_weight=2.0, no_object_weight=0.1, name="detr_loss", reduction="sum_over_batch_size",
-                 dtype=None):
+                 giou_weight=2.0, no_object_weight=0.1, aux_loss=True, name="detr_loss",
+                 reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.aux_loss = bool(aux_loss)
         self.set_loss = DETRSetLoss(num_classes, class_cost=class_cost, bbox_cost=bbox_cost, giou_cost=giou_cost,
                                     ce_weight=ce_weight, bbox_weight=bbox_weight, giou_weight=giou_weight,
                                     no_object_weight=no_object_weight)
 
     def call(self, y_true, y_pred):
         labels = ops.cast(ops.round(y_true[..., 0]), "int32")  # (B, T): `Loss.__call__` made it a float
+        if not self.aux_loss:
+            y_pred = y_pred[:, -1:]  # (B, 1, Q, C + 5): the final decoder layer only
         logits, boxes = unpack_detr_predictions(y_pred, self.set_loss.num_classes)  # (L, B, Q, C + 1), (L, B, Q, 4)
         total, _ = self.set_loss(logits, boxes, labels, y_true[..., 1:])
         return ops.cast(total, self.dtype)  # ()
 
     def get_config(self):
-        return {**self.set_loss.get_config(), "name": self.name, "reduction": self.reduction, "dtype": self.dtype}
+        return {**self.set_loss.get_config(), "aux_loss": self.aux_loss, "name": self.name, "reduction": self.reduction, "dtype": self.dtype}

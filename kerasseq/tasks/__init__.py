@@ -32,6 +32,10 @@ REGISTRY = {
     "image-classification": TaskEntry(
         "kerasseq.tasks.image_classification:TASK", "ImageClassificationConfig",
         "ViT / Swin / Swin V2 trained from scratch on CIFAR-10, MNIST or Fashion-MNIST"),
+    "detection": TaskEntry(
+        "kerasseq.tasks.detection:TASK", "DetectionConfig",
+        "DETR (Hungarian set loss) or a centre-heatmap baseline on multi-digit MNIST canvases; "
+        "COCO AP"),
 }
 
 

@@ -32,6 +32,12 @@ class Task:
         """*Required.* ``loss`` and ``metrics`` for ``model.compile``."""
         raise NotImplementedError
 
+    def jit_compile(self, run):
+        """The model's XLA setting (default: ``--jit_compile``)."""
+        from kerasseq.training import resolve_jit_compile
+
+        return resolve_jit_compile(run.config.jit_compile)
+
     def callbacks(self, run, model) -> list:
         """Extra Keras callbacks for ``fit`` (sampling, state resets ...)."""
         return []

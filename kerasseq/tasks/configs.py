@@ -232,3 +232,64 @@ class ImageClassificationConfig(RunConfig):
         if self.lr_schedule == "warmup_cosine" and self.warmup_epochs >= self.epochs:
             raise UserError(f"--warmup_epochs ({self.warmup_epochs}) must be less than --epochs "
                             f"({self.epochs})")
+
+
+DETECTION_MODELS = ("detr", "centernet")  # kerasseq.tasks.detection.DETECTORS
+
+
+@dataclass(frozen=True)
+class DetectionConfig(RunConfig):
+    """Settings of object detection on multi-digit MNIST canvases: DETR, or the centre-heatmap
+    baseline on the same backbone (defaults: the README's DETR run)."""
+
+    epochs: int = param(30, "passes of --train_canvases fresh canvases each")
+    learning_rate: float = param(2e-4, "AdamW peak learning rate (after the warm-up)")
+    lr_schedule: str = param(
+        "warmup_cosine", "constant; cosine decay to 10%; or warmup_cosine: linear warm-up over "
+        "--warmup_epochs then cosine decay to 0", choices=("constant", "cosine", "warmup_cosine"))
+    warmup_epochs: float = param(1.0, "warmup_cosine: epochs of linear warm-up")
+    weight_decay: float = param(1e-4, "AdamW decoupled weight decay (DETR: 1e-4)")
+    clipnorm: float = param(0.1, "clip gradients to this global norm (DETR: 0.1); 0 disables")
+    model: str = param("detr", "detr: DETR with the Hungarian set loss; centernet: the "
+                       "centre-heatmap baseline on the same backbone", choices=DETECTION_MODELS)
+    batch_size: int = param(32, "canvases per batch")
+    train_canvases: int = param(8000, "fresh training canvases per epoch (drawn on the fly)")
+    validation_canvases: int = param(500, "fixed validation canvases (held-out training digits)")
+    test_canvases: int = param(2000, "fixed test canvases (MNIST test digits) for the reported AP")
+    max_objects: int = param(6, "at most this many digits per canvas (at least one)")
+    d_model: int = param(128, "DETR: width of the Transformer")
+    num_heads: int = param(8, "DETR: attention heads")
+    encoder_layers: int = param(3, "DETR: Transformer encoder layers")
+    decoder_layers: int = param(3, "DETR: Transformer decoder layers")
+    intermediate_dim: int = param(512, "DETR: width of the feed-forward networks")
+    num_queries: int = param(20, "DETR: object queries (predictions per canvas)")
+    dropout: float = param(0.1, "DETR: dropout in the Transformer")
+    aux_loss: bool = param(True, "DETR: the set loss on every decoder layer (False: last only)")
+    giou_weight: float = param(2.0, "DETR: weight of the GIoU term in the matching cost and the "
+                               "loss (0: the paper's ablation without it)")
+    eval_every: int = param(1, "COCO AP on the validation canvases every N epochs (0: never)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("batch_size", "train_canvases", "validation_canvases", "test_canvases",
+                     "max_objects", "d_model", "num_heads", "encoder_layers", "decoder_layers",
+                     "intermediate_dim", "num_queries"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("warmup_epochs", "weight_decay", "giou_weight", "eval_every"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"--dropout must be in [0, 1); got {self.dropout}")
+        if self.num_queries < self.max_objects:
+            raise UserError(f"--num_queries ({self.num_queries}) must be at least --max_objects "
+                            f"({self.max_objects}): each object needs its own query")
+        if self.d_model % self.num_heads or self.d_model % 4:
+            raise UserError(f"--d_model ({self.d_model}) must be a multiple of 4 and of "
+                            f"--num_heads ({self.num_heads})")
+        if self.train_canvases < self.batch_size:
+            raise UserError(f"--train_canvases ({self.train_canvases}) must be at least "
+                            f"--batch_size ({self.batch_size})")
+        if self.lr_schedule == "warmup_cosine" and self.warmup_epochs >= self.epochs:
+            raise UserError(f"--warmup_epochs ({self.warmup_epochs}) must be less than --epochs "
+                            f"({self.epochs})")
