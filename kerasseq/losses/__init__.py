@@ -4,3 +4,4 @@ log-likelihood. Sparse categorical cross-entropy from Keras serves the language 
 from kerasseq.losses.crf import CRFNegativeLogLikelihood
 from kerasseq.losses.smoothing import SmoothedSparseCrossEntropy
 from kerasseq.losses.detr import DETRLoss, DETRSetLoss
+from kerasseq.losses.centernet import CenterNetLoss, centernet_focal_loss, render_centernet_targets
