@@ -120,15 +120,14 @@ class ObjectQueries(keras.layers.Layer):
         num_queries: N, the number of predictions per image (more than the most objects an
             image holds).
         depth: d_model.
-        embeddings_initializer: of the query table (DETR: standard normal).
+        embeddings_initializer: of the query table (default: standard normal, as DETR).
         **kwargs: base layer arguments.
 
     Example:
     >>> queries = ObjectQueries(100, 256)(memory)  # (batch, 100, 256)
     """
 
-    def __init__(self, num_queries: int, depth: int, embeddings_initializer="random_normal",
-                 **kwargs):
+    def __init__(self, num_queries: int, depth: int, embeddings_initializer=None, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("num_queries", num_queries), ("depth", depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -136,7 +135,10 @@ class ObjectQueries(keras.layers.Layer):
                                  f"Received: {name}={value!r}")
         self.num_queries = num_queries
         self.depth = depth
-        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        # DETR's nn.Embedding: N(0, 1). Small queries (Keras' default N(0, 0.05)) leave every
+        # query's decoder state nearly the same: all queries then predict one box.
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer or keras.initializers.RandomNormal(stddev=1.0))
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(shape=(self.num_queries, self.depth),
