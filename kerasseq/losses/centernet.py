@@ -54,7 +54,8 @@ def render_centernet_targets(y_true, height, width, num_classes, min_overlap=0.7
 
     Args:
         y_true: float ``(batch, targets, 5)``: ``(label, cx, cy, w, h)``, boxes normalised to
-            [0, 1]; label −1 on padding rows (which render nothing).
+            [0, 1]; label −1 on padding rows (which render nothing). ``targets`` ≥ 1: a batch
+            without objects still has a padding row.
         height: rows of the output grid.
         width: columns of the output grid.
         num_classes: number of classes C.
