@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The GPU benchmarks in one device call: the PyTorch peers and our Keras sides, one after
-# another on the same machine, RESULT (and MFU) lines to $OUT/results.txt (a "# command" line
-# above each side's lines), full output to $OUT/log.txt. See ../shared/gpu/README.md and
-# benchmarks/RESULTS.md.
+# another on the same machine, RESULT (and MFU, SHARE) lines to $OUT/results.txt (a
+# "# command" line above each side's lines), full output to $OUT/log.txt. See
+# ../shared/gpu/README.md and benchmarks/RESULTS.md.
 #
 # Groups (arguments; default: all, in this order):
 #   text    transformer_step.py and charlm_train_step.py against attention_transformer.py
 #   vision  vision_throughput.py (kerasseq Swin-T, Swin V2-T, ViT-B/16; keras-hub's Swin-T)
 #           against timm (recurrent_conv_swin.py torch swin)
+#   detection  detr_step.py: a DETR training step, kerasseq on JAX against transformers'
+#           DetrForObjectDetection (timm backbone at random init, nothing downloaded), and
+#           the share of the Hungarian matching (SHARE lines); not in the default run:
+#           its sides' limits add up to 570 s (the Keras sides compile the step six times
+#           in all), so run it alone with a larger BUDGET (below)
 #
 # Prepare once, in the checkout (../shared does not travel to the GPU machine; keras-hub is
 # not installed there, and its pure-Python wheel needs no TensorFlow on JAX):
@@ -18,6 +23,7 @@
 # then one device call:
 #   run(command="bash benchmarks/run_gpu.sh", carry=[".whl"], timeout_s=480)
 #   run(command="bash benchmarks/run_gpu.sh vision", carry=[".whl"], timeout_s=480)
+#   run(command="BUDGET=560 bash benchmarks/run_gpu.sh detection", carry=[".whl"], timeout_s=600)
 #
 # Each side gets a time limit, and all together stop by BUDGET seconds (default 420) so that
 # whatever finished comes back; the sides that no longer fit are skipped (each says so), so
@@ -31,7 +37,8 @@ log=$OUT/log.txt
 groups=("$@")
 ((${#groups[@]})) || groups=(text vision)
 for group in "${groups[@]}"; do
-  [[ $group == text || $group == vision ]] || { echo "unknown group $group (text, vision)"; exit 2; }
+  [[ $group == text || $group == vision || $group == detection ]] \
+    || { echo "unknown group $group (text, vision, detection)"; exit 2; }
 done
 
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
@@ -42,7 +49,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .
   python3 -c "import jax, keras, torch; print('# jax', jax.__version__, 'keras', keras.__version__, 'torch', torch.__version__)"
 } 2>&1 | tee -a "$results" "$log"
 
-bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT and MFU lines
+bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT, MFU and SHARE lines
   local limit=$1 left=$((BUDGET - SECONDS))
   shift
   ((left < limit)) && limit=$left
@@ -51,7 +58,7 @@ bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT and MFU lin
     return
   fi
   echo "# $*" | tee -a "$results" "$log"
-  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered -E '^(RESULT|MFU) ' | tee -a "$results"
+  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered -E '^(RESULT|MFU|SHARE) ' | tee -a "$results"
   local rc=${PIPESTATUS[0]}
   if ((rc == 124)); then
     echo "# stopped at its limit of ${limit} s" | tee -a "$results" "$log"
@@ -80,6 +87,18 @@ vision() {
   bench 120 python3 $script kerashub
   bench 100 python3 $script keras --models vit_base_patch16_224
   bench 120 python3 $script keras --models swinv2_tiny_window8_256
+}
+
+detection() {
+  { python3 -c "import transformers, timm, scipy; print('# transformers', transformers.__version__, 'timm', timm.__version__, 'scipy', scipy.__version__)" 2>/dev/null \
+    || echo "# transformers, timm or scipy does not import"; } | tee -a "$results" "$log"
+  # PyTorch first (eager: no compile, about a minute for all cases), then one Keras process
+  # per configuration, each compiling its step three times (as is, fixed-host, fixed-device),
+  # the paper's ResNet-50 configuration first.
+  local script=benchmarks/detr_step.py
+  bench 150 python3 $script torch
+  bench 270 python3 $script keras --cases paper,matching-paper
+  bench 150 python3 $script keras --cases digits,matching-digits
 }
 
 for group in "${groups[@]}"; do
