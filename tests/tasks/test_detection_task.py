@@ -97,3 +97,19 @@ def test_detection_settings_are_checked(tmp_path):
     result = run_cli(["train", "detection", "--num_queries", "4", "--max_objects", "6"],
                      cwd=tmp_path, check=False)
     assert result.returncode != 0 and "--num_queries" in result.stderr
+
+
+def test_detr_turns_xla_off_on_tensorflow_only():
+    """SciPy's matching is a host call: XLA compiles it on JAX (pure_callback), not on TF."""
+    import keras
+
+    from kerasseq.tasks import get_task
+    from kerasseq.training import Run
+
+    task = get_task("detection")
+    for model in ("detr", "centernet"):
+        run = Run(config=task.config_class(model=model, jit_compile="true"), dir=None)
+        expected = not (model == "detr" and keras.backend.backend() == "tensorflow")
+        assert task.jit_compile(run) is expected
+    run = Run(config=task.config_class(jit_compile="auto"), dir=None)
+    assert task.jit_compile(run) == ("auto" if keras.backend.backend() != "tensorflow" else False)
