@@ -106,7 +106,8 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
 
 
 def steps_per_epoch(config, train_ds) -> int:
-    n = int(train_ds.cardinality())
+    # tf.data: cardinality (< 0: unknown or infinite); a keras.utils.PyDataset: len().
+    n = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else len(train_ds)
     if config.steps_per_epoch:
         if n > 0 and config.steps_per_epoch > n:  # Keras would stop at the end of the data
             raise UserError(f"--steps_per_epoch {config.steps_per_epoch} is more than the {n} batches "

@@ -19,6 +19,8 @@ last ``validation_digits`` (5,000), ``"validation"`` canvases use exactly those 
 digits, ``"test"`` canvases the MNIST t10k digits (the data README's protocol). Training
 canvases are drawn on the fly, different every epoch; validation (500) and test (2,000)
 canvases are fixed sets, the same for a given seed on every machine (pure NumPy and PIL).
+:func:`detection_dataset` serves them as tf.data, :class:`DetectionBatches` as a Keras
+``PyDataset`` where TensorFlow is not installed.
 
 COCO ground truth (:func:`coco_ground_truth`): image ``i`` has id ``i + 1``, annotation ids
 count from 1 (pycocotools treats id 0 as "unmatched"), and digit ``d`` is category id
@@ -299,6 +301,33 @@ def make_canvases(n: int, seed: int = 0, split: str = "test", data_dir=None,
     return DetectionSet(images, boxes, labels, indices, source.mnist_file)
 
 
+def _check_pipeline_args(split, batch_size, seed, num_canvases, canvas_size, min_objects,
+                         max_objects, scale_range, max_iou):
+    """Checks a pipeline's arguments; returns ``(scale_range, num_canvases)``."""
+    _check_split(split)
+    scale_range = _check_canvas_args(canvas_size, min_objects, max_objects, scale_range,
+                                     max_iou)
+    num_canvases = DEFAULT_CANVASES[split] if num_canvases is None else int(num_canvases)
+    if batch_size < 1:
+        raise UserError(f"batch_size must be >= 1; received batch_size={batch_size}")
+    if seed < 0:
+        raise UserError(f"seed must be >= 0; received seed={seed}")
+    if split == "train" and num_canvases < batch_size:
+        raise UserError("num_canvases (per training epoch) must be >= batch_size, since "
+                        "partial training batches are dropped; received "
+                        f"num_canvases={num_canvases}, batch_size={batch_size}")
+    if num_canvases < 1:
+        raise UserError(f"num_canvases must be >= 1; received num_canvases={num_canvases}")
+    return scale_range, num_canvases
+
+
+def _train_entropy(seed: int, epoch: int, batch: int, batch_size: int) -> np.ndarray:
+    """Seed entropy ``(batch_size, 3)`` of training batch ``batch`` of pass ``epoch``: canvas
+    ``i`` of a pass is drawn by ``default_rng((seed, epoch, i))``."""
+    i = np.arange(batch * batch_size, (batch + 1) * batch_size)
+    return np.stack([np.full(batch_size, seed), np.full(batch_size, epoch), i], 1)
+
+
 def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool = False,
                       seed: int = 0, num_canvases: int | None = None, canvas_size: int = 128,
                       min_objects: int = 1, max_objects: int = 6, scale_range=(16, 48),
@@ -337,20 +366,9 @@ def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool
     """
     import tensorflow as tf
 
-    _check_split(split)
-    scale_range = _check_canvas_args(canvas_size, min_objects, max_objects, scale_range,
-                                     max_iou)
-    num_canvases = DEFAULT_CANVASES[split] if num_canvases is None else int(num_canvases)
-    if batch_size < 1:
-        raise UserError(f"batch_size must be >= 1; received batch_size={batch_size}")
-    if seed < 0:
-        raise UserError(f"seed must be >= 0; received seed={seed}")
-    if split == "train" and num_canvases < batch_size:
-        raise UserError("num_canvases (per training epoch) must be >= batch_size, since "
-                        "partial training batches are dropped; received "
-                        f"num_canvases={num_canvases}, batch_size={batch_size}")
-    if num_canvases < 1:
-        raise UserError(f"num_canvases must be >= 1; received num_canvases={num_canvases}")
+    scale_range, num_canvases = _check_pipeline_args(
+        split, batch_size, seed, num_canvases, canvas_size, min_objects, max_objects,
+        scale_range, max_iou)
 
     def to_example(images, labels, boxes):
         images = tf.cast(images[..., None], tf.float32)  # (batch, S, S, 1)
@@ -371,8 +389,7 @@ def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool
     def batch_entropy():  # called once per pass over the dataset
         e, epoch[0] = epoch[0], epoch[0] + 1
         for b in range(batches):
-            i = np.arange(b * batch_size, (b + 1) * batch_size)
-            yield np.stack([np.full(batch_size, seed), np.full(batch_size, e), i], 1)
+            yield _train_entropy(seed, e, b, batch_size)
 
     def draw(entropy):
         images, boxes, labels, _ = _canvas_batch(entropy, source, canvas_size, min_objects,
@@ -392,6 +409,92 @@ def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))  # Keras knows the steps
     ds = ds.map(generate, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+@functools.cache
+def _detection_batches_class():
+    import keras
+
+    class DetectionBatches(keras.utils.PyDataset):
+        """Detection canvases as a ``keras.utils.PyDataset`` of images and packed DETR
+        targets: :func:`detection_dataset` for backends without TensorFlow (JAX alone).
+
+        It gives the canvases :func:`detection_dataset` gives with the same arguments:
+        training canvas ``i`` of pass ``e`` is drawn by ``default_rng((seed, e, i))``, each
+        ``on_epoch_end`` (Keras calls it after every epoch) starts the next pass, and the last
+        partial training batch is dropped; validation and test are the fixed sets of
+        :func:`make_canvases`, their last, smaller batch kept.
+
+        Batches are ``(images, targets)``: images float32 ``(B, S, S, 1)`` in [0, 255];
+        targets float32 ``(B, T, 5)``, ``(label, cx, cy, w, h)`` per object with label -1 and
+        box 0 on padding (the layout of :func:`kerasseq.losses.detr.pack_detr_targets`);
+        ``T = max_objects``. Batches are drawn in the calling thread: Keras' worker queue
+        (``workers > 1``) hands batches of an interrupted pass on to the next epoch, which
+        would break the ``(seed, e, i)`` rule.
+
+        Args:
+            split, batch_size, data_dir, download, seed, num_canvases, canvas_size,
+            min_objects, max_objects, scale_range, max_iou, validation_digits: as in
+                :func:`detection_dataset`.
+
+        Example:
+        >>> batches = DetectionBatches("train", batch_size=8, num_canvases=20)
+        >>> images, targets = batches[0]
+        >>> len(batches), images.shape, targets.shape
+        (2, (8, 128, 128, 1), (8, 6, 5))
+        """
+
+        def __init__(self, split: str, batch_size: int, data_dir=None, download: bool = False,
+                     seed: int = 0, num_canvases: int | None = None, canvas_size: int = 128,
+                     min_objects: int = 1, max_objects: int = 6, scale_range=(16, 48),
+                     max_iou: float = 0.3, validation_digits: int = 5_000):
+            super().__init__()
+            scale_range, num_canvases = _check_pipeline_args(
+                split, batch_size, seed, num_canvases, canvas_size, min_objects, max_objects,
+                scale_range, max_iou)
+            self.split, self.batch_size, self.seed, self.epoch = split, batch_size, seed, 0
+            if split == "train":
+                self.fixed = None
+                self.source = load_digits(split, data_dir, download, validation_digits)
+                self.canvas_args = (canvas_size, min_objects, max_objects, scale_range, max_iou)
+                self.batches = num_canvases // batch_size
+            else:
+                self.fixed = make_canvases(num_canvases, seed, split, data_dir, download,
+                                           canvas_size, min_objects, max_objects, scale_range,
+                                           max_iou, validation_digits)
+                self.batches = -(-num_canvases // batch_size)
+
+        def __len__(self) -> int:
+            return self.batches
+
+        def __getitem__(self, index):
+            if not 0 <= index < self.batches:
+                raise IndexError(f"batch {index} of a dataset of {self.batches} batches")
+            if self.fixed is None:
+                entropy = _train_entropy(self.seed, self.epoch, index, self.batch_size)
+                images, boxes, labels, _ = _canvas_batch(entropy, self.source, *self.canvas_args)
+            else:
+                rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+                images, boxes, labels = (self.fixed.images[rows], self.fixed.boxes[rows],
+                                         self.fixed.labels[rows])
+            labels = labels.astype(np.float32)[..., None]  # (batch, T, 1)
+            targets = np.concatenate([labels, boxes], axis=-1)  # (batch, T, 5)
+            return images.astype(np.float32)[..., None], targets  # (batch, S, S, 1)
+
+        def on_epoch_end(self):
+            if self.split == "train":
+                self.epoch += 1
+
+    DetectionBatches.__qualname__ = "DetectionBatches"  # pickled by name, as a top-level class
+    return DetectionBatches
+
+
+def __getattr__(name):
+    # DetectionBatches subclasses keras.utils.PyDataset, so it is made on first use: the
+    # canvases need no Keras, whose default backend would import TensorFlow.
+    if name == "DetectionBatches":
+        return _detection_batches_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def cxcywh_to_xyxy(boxes, canvas_size: int = 128) -> np.ndarray:

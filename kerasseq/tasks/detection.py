@@ -166,20 +166,24 @@ class DetectionTask(Task):
         return coco_ground_truth(list(canvases.boxes), list(canvases.labels), CANVAS)
 
     def datasets(self, run):
-        import tensorflow as tf
-
-        from kerasseq.data.detection import detection_dataset
-
         c = run.config
+        train_args = dict(seed=c.seed, num_canvases=c.train_canvases, **self._canvas_args(run))
+        validation_args = dict(num_canvases=c.validation_canvases, **self._canvas_args(run))
+        try:
+            import tensorflow as tf
+        except ModuleNotFoundError:  # JAX alone (the GPU machine): the same canvases, packed
+            from kerasseq.data.detection import DetectionBatches
+
+            return (DetectionBatches("train", c.batch_size, **train_args),
+                    DetectionBatches("validation", c.batch_size, **validation_args))
+        from kerasseq.data.detection import detection_dataset
 
         def pack(images, targets):  # kerasseq.losses.detr.pack_detr_targets, in tf.data
             labels = tf.cast(targets["labels"], tf.float32)[..., None]
             return images, tf.concat([labels, targets["boxes"]], axis=-1)  # (B, T, 5)
 
-        train = detection_dataset("train", c.batch_size, seed=c.seed, num_canvases=c.train_canvases,
-                                  **self._canvas_args(run))
-        validation = detection_dataset("validation", c.batch_size, num_canvases=c.validation_canvases,
-                                       **self._canvas_args(run))
+        train = detection_dataset("train", c.batch_size, **train_args)
+        validation = detection_dataset("validation", c.batch_size, **validation_args)
         if int(train.cardinality()) < 0:  # drawn on the fly: one epoch is train_canvases
             train = train.apply(tf.data.experimental.assert_cardinality(
                 c.train_canvases // c.batch_size))

@@ -133,3 +133,42 @@ def test_training_batches_need_enough_canvases(data_dir):
         detection_dataset("train", 4, data_dir, num_canvases=3)
     with pytest.raises(UserError, match="has no ink"):
         make_canvas(np.random.default_rng(0), np.zeros((2, 28, 28), np.uint8), [1, 2])
+
+
+def test_detection_batches_give_the_pipeline_canvases_packed(data_dir):
+    """The PyDataset (for JAX without TensorFlow): packed (label, cx, cy, w, h) targets, the
+    fixed sets of make_canvases, and the training canvases of detection_dataset, pass by pass."""
+    import keras
+
+    from kerasseq.data.detection import DetectionBatches
+
+    fixed = make_canvases(6, seed=0, split="validation", data_dir=data_dir, max_objects=4)
+    validation = DetectionBatches("validation", 4, data_dir, num_canvases=6, max_objects=4)
+    assert isinstance(validation, keras.utils.PyDataset) and len(validation) == 2
+    batches = [validation[i] for i in range(len(validation))]
+    assert [len(x) for x, _ in batches] == [4, 2]
+    images = np.concatenate([x for x, _ in batches])
+    targets = np.concatenate([y for _, y in batches])
+    assert images.dtype == targets.dtype == np.float32
+    assert images.shape == (6, 128, 128, 1) and targets.shape == (6, 4, 5)
+    np.testing.assert_array_equal(images[..., 0], fixed.images)
+    np.testing.assert_array_equal(targets[..., 0], fixed.labels)  # -1 on padding
+    np.testing.assert_array_equal(targets[..., 1:], fixed.boxes)  # 0 on padding
+    assert (targets[..., 0] == -1).any()
+    with pytest.raises(IndexError):
+        validation[2]
+
+    train = DetectionBatches("train", 4, data_dir, seed=7, num_canvases=10)
+    pipeline = detection_dataset("train", 4, data_dir, seed=7, num_canvases=10)
+    assert len(train) == 2  # 10 // 4: the partial batch is dropped
+    passes = []
+    for _ in range(2):
+        expected = [(x.numpy(), y["labels"].numpy(), y["boxes"].numpy()) for x, y in pipeline]
+        got = [train[i] for i in range(len(train))]
+        for (x, labels, boxes), (x2, targets) in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(x2, x)
+            np.testing.assert_array_equal(targets[..., 0], labels)
+            np.testing.assert_array_equal(targets[..., 1:], boxes)
+        passes.append(got[0][0])
+        train.on_epoch_end()
+    assert not np.array_equal(passes[0], passes[1])  # each epoch draws fresh canvases

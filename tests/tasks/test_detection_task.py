@@ -113,3 +113,39 @@ def test_detr_turns_xla_off_on_tensorflow_only():
         assert task.jit_compile(run) is expected
     run = Run(config=task.config_class(jit_compile="auto"), dir=None)
     assert task.jit_compile(run) == ("auto" if keras.backend.backend() != "tensorflow" else False)
+
+
+WITHOUT_TENSORFLOW = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+class Block:  # as on the GPU machine: JAX, no TensorFlow, no MLflow
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "mlflow"):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)")
+sys.meta_path.insert(0, Block())
+from kerasseq.cli import main
+assert main(["train", "detection", *sys.argv[1:]]) == 0
+assert not {"tensorflow", "mlflow"} & set(sys.modules), {"tensorflow", "mlflow"} & set(sys.modules)
+print("ok")
+"""
+
+
+def test_detr_trains_on_jax_without_tensorflow(tmp_path, data_dir):
+    """The GPU machine's setting: DETR trains from the PyDataset canvases, scores, plots and
+    writes ``model.keras`` (the SavedModel waits for ``kerasseq export`` on TensorFlow)."""
+    result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *TINY, *TINY_DETR],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-3000:] + result.stderr[-3000:])
+    assert "The SavedModel needs the TensorFlow backend" in result.stdout
+    run = tmp_path / "runs" / "detection"
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("test_AP", "test_AP50", "test_AR_100", "val_AP"):
+        assert 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
+    assert metrics["epochs"] == 2 and metrics["steps"] == 12
+    losses = json.loads((run / "checkpoint" / "state.json").read_text())["history"]["loss"]
+    assert np.isfinite(losses).all() and losses[1] < losses[0], losses
+    assert (run / "export" / "model.keras").stat().st_size > 0
+    assert not (run / "export" / "saved_model").exists()
+    for name in ("loss_curve", "detections", "ap_curve", "query_attention"):
+        assert (run / "artifacts" / f"{name}.png").exists(), name
