@@ -21,7 +21,8 @@ class Task:
         or writing to ``run.dir`` so evaluation and sampling work without the data."""
 
     def datasets(self, run):
-        """*Required.* ``(train, validation)`` tf.data datasets of ``(inputs, targets)``."""
+        """*Required.* ``(train, validation)`` datasets of ``(inputs, targets)``: tf.data, or
+        ``keras.utils.PyDataset`` where TensorFlow is absent (the detection task on JAX)."""
         raise NotImplementedError
 
     def build_model(self, run):
