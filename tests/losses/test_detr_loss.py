@@ -135,6 +135,10 @@ def test_keras_loss_packs_unpacks_and_returns_the_total():
     np.testing.assert_array_equal(_numpy(logits), ref["pred_logits"])
     np.testing.assert_array_equal(_numpy(boxes), ref["pred_boxes"])
     np.testing.assert_allclose(_numpy(DETRLoss(num_classes=10)(y_true, y_pred)), ref["total_loss"], atol=1e-5)
+    # Without auxiliary losses: the final decoder layer's terms only (the paper's ablation).
+    final = ref["loss_ce"] + 5 * ref["loss_bbox"] + 2 * ref["loss_giou"]
+    np.testing.assert_allclose(_numpy(DETRLoss(num_classes=10, aux_loss=False)(y_true, y_pred)), final,
+                               atol=1e-5)
 
 
 def _detector(layers=2, queries=5, classes=3):
@@ -168,11 +172,12 @@ def test_compiled_training_step_updates_both_heads():
 
 
 def test_config_round_trip_and_argument_checks():
-    loss = DETRLoss(num_classes=7, bbox_cost=4.0, giou_weight=1.5, no_object_weight=0.2, name="detr", reduction="sum")
+    loss = DETRLoss(num_classes=7, bbox_cost=4.0, giou_weight=1.5, no_object_weight=0.2, aux_loss=False,
+                    name="detr", reduction="sum")
     config = loss.get_config()
     assert config == {"num_classes": 7, "class_cost": 1.0, "bbox_cost": 4.0, "giou_cost": 2.0, "ce_weight": 1.0,
-                      "bbox_weight": 5.0, "giou_weight": 1.5, "no_object_weight": 0.2, "name": "detr",
-                      "reduction": "sum", "dtype": "float32"}
+                      "bbox_weight": 5.0, "giou_weight": 1.5, "no_object_weight": 0.2, "aux_loss": False,
+                      "name": "detr", "reduction": "sum", "dtype": "float32"}
     assert DETRLoss.from_config(config).get_config() == config
     restored = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(restored, DETRLoss) and restored.get_config() == config
