@@ -172,11 +172,11 @@ class DetectionTask(Task):
         try:
             import tensorflow as tf
         except ModuleNotFoundError:  # JAX alone (the GPU machine): the same canvases, packed
-            from kerasseq.data.detection import DetectionBatches
+            from kerasseq.data.detection_pipelines import DetectionBatches
 
             return (DetectionBatches("train", c.batch_size, **train_args),
                     DetectionBatches("validation", c.batch_size, **validation_args))
-        from kerasseq.data.detection import detection_dataset
+        from kerasseq.data.detection_pipelines import detection_dataset
 
         def pack(images, targets):  # kerasseq.losses.detr.pack_detr_targets, in tf.data
             labels = tf.cast(targets["labels"], tf.float32)[..., None]

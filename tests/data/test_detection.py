@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from kerasseq.data.detection import (INK_THRESHOLD, coco_ground_truth, cxcywh_to_xyxy,
-                                     detection_dataset, load_digits, make_canvas, make_canvases,
-                                     write_detection_set)
+                                     load_digits, make_canvas, make_canvases, write_detection_set)
+from kerasseq.data.detection_pipelines import detection_dataset
 from kerasseq.data.images import load_images
 from kerasseq.errors import UserError
 
@@ -140,7 +140,7 @@ def test_detection_batches_give_the_pipeline_canvases_packed(data_dir):
     fixed sets of make_canvases, and the training canvases of detection_dataset, pass by pass."""
     import keras
 
-    from kerasseq.data.detection import DetectionBatches
+    from kerasseq.data.detection_pipelines import DetectionBatches
 
     fixed = make_canvases(6, seed=0, split="validation", data_dir=data_dir, max_objects=4)
     validation = DetectionBatches("validation", 4, data_dir, num_canvases=6, max_objects=4)

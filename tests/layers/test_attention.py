@@ -43,14 +43,15 @@ def numpy_attention(q, k, v, mask=None):
     return weights @ v, weights
 
 
-def numpy_multi_head_attention(layer, query, value, mask=None):
+def numpy_multi_head_attention(layer, query, value, mask=None, key=None):
     """keras.layers.MultiHeadAttention's math with its weights: heads of
-    softmax(Q_h K_hᵀ/√d_k) V_h, concatenated and projected. Returns (output, (batch, heads, Tq, Tk))."""
+    softmax(Q_h K_hᵀ/√d_k) V_h, concatenated and projected (keys from ``key``, default
+    ``value``). Returns (output, (batch, heads, Tq, Tk))."""
     w = {name: [_numpy(t).astype("float64") for t in dense.weights]
          for name, dense in (("q", layer._query_dense), ("k", layer._key_dense),
                              ("v", layer._value_dense), ("o", layer._output_dense))}
     q = np.einsum("btd,dhk->bhtk", query, w["q"][0]) + w["q"][1][:, None, :]
-    k = np.einsum("bsd,dhk->bhsk", value, w["k"][0]) + w["k"][1][:, None, :]
+    k = np.einsum("bsd,dhk->bhsk", value if key is None else key, w["k"][0]) + w["k"][1][:, None, :]
     v = np.einsum("bsd,dhk->bhsk", value, w["v"][0]) + w["v"][1][:, None, :]
     heads, weights = numpy_attention(q, k, v, None if mask is None else mask[:, None])
     return np.einsum("bhtk,hkd->btd", heads, w["o"][0]) + w["o"][1], weights

@@ -10,7 +10,7 @@ import pytest
 
 from kerasseq.layers import (DETRDecoderLayer, DETREncoderLayer, ObjectQueries,
                              SinePositionEmbedding2D, sine_position_encoding_2d)
-from test_attention import numpy_attention
+from test_attention import numpy_multi_head_attention
 from test_transformer import _feedforward, _layer_norm, _sublayer
 from testing import run_layer_test
 
@@ -23,14 +23,7 @@ def _numpy(x):
 
 def _mha(layer, query, key, value):
     """keras.layers.MultiHeadAttention with separate query, key and value inputs."""
-    w = {name: [_numpy(t).astype("float64") for t in dense.weights]
-         for name, dense in (("q", layer._query_dense), ("k", layer._key_dense),
-                             ("v", layer._value_dense), ("o", layer._output_dense))}
-    q = np.einsum("btd,dhk->bhtk", query, w["q"][0]) + w["q"][1][:, None, :]
-    k = np.einsum("bsd,dhk->bhsk", key, w["k"][0]) + w["k"][1][:, None, :]
-    v = np.einsum("bsd,dhk->bhsk", value, w["v"][0]) + w["v"][1][:, None, :]
-    heads, weights = numpy_attention(q, k, v, None)
-    return np.einsum("bhtk,hkd->btd", heads, w["o"][0]) + w["o"][1], weights
+    return numpy_multi_head_attention(layer, query, value, key=key)
 
 
 def _inputs():
