@@ -184,9 +184,6 @@ class DetectionTask(Task):
 
         train = detection_dataset("train", c.batch_size, **train_args)
         validation = detection_dataset("validation", c.batch_size, **validation_args)
-        if int(train.cardinality()) < 0:  # drawn on the fly: one epoch is train_canvases
-            train = train.apply(tf.data.experimental.assert_cardinality(
-                c.train_canvases // c.batch_size))
         return train.map(pack), validation.map(pack)
 
     # ------------------------------------------------------------------------ model
