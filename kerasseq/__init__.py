@@ -17,6 +17,7 @@ _SUBMODULES = (
     "diagnostics",
     "errors",
     "export",
+    "extrapolation",
     "layers",
     "losses",
     "metrics",

@@ -43,6 +43,7 @@ class Run:
     config: object
     dir: Path
     tracker: Tracker = field(default_factory=lambda: Tracker(enabled=False))
+    initial_epoch: int = 0  # > 0 when resuming: tasks with endless data continue their stream
 
     @property
     def artifacts(self) -> Path:
@@ -145,7 +146,8 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
 
     keras.utils.set_random_seed(config.seed)
     tracker = Tracker(enabled=tracking)
-    run = Run(config=config, dir=run_dir, tracker=tracker)
+    run = Run(config=config, dir=run_dir, tracker=tracker,
+              initial_epoch=state["epoch"] if state else 0)
     run_dir.mkdir(parents=True, exist_ok=True)
     task.prepare(run)
     train_ds, val_ds = task.datasets(run)

@@ -43,7 +43,7 @@ def _train_entropy(seed: int, epoch: int, batch: int, batch_size: int) -> np.nda
 def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool = False,
                       seed: int = 0, num_canvases: int | None = None, canvas_size: int = 128,
                       min_objects: int = 1, max_objects: int = 6, scale_range=(16, 48),
-                      max_iou: float = 0.3, validation_digits: int = 5_000):
+                      max_iou: float = 0.3, validation_digits: int = 5_000, first_pass: int = 0):
     """A tf.data pipeline of detection canvases and their padded DETR targets.
 
     Elements are ``(images, {"labels": labels, "boxes": boxes})``:
@@ -69,6 +69,8 @@ def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool
         canvas_size, min_objects, max_objects, scale_range, max_iou: as in
             :func:`make_canvas`.
         validation_digits: as in :func:`load_digits`.
+        first_pass: training: the pass ``e`` of the first epoch (a resumed run passes the
+            epoch it resumes at, so it does not repeat the canvases it has seen).
 
     Example:
     >>> ds = detection_dataset("train", batch_size=8, num_canvases=16)
@@ -96,7 +98,7 @@ def detection_dataset(split: str, batch_size: int, data_dir=None, download: bool
 
     source = load_digits(split, data_dir, download, validation_digits)
     batches = num_canvases // batch_size
-    epoch = [0]
+    epoch = [first_pass]
 
     def batch_entropy():  # called once per pass over the dataset
         e, epoch[0] = epoch[0], epoch[0] + 1
@@ -146,7 +148,7 @@ def _detection_batches_class():
 
         Args:
             split, batch_size, data_dir, download, seed, num_canvases, canvas_size,
-            min_objects, max_objects, scale_range, max_iou, validation_digits: as in
+            min_objects, max_objects, scale_range, max_iou, validation_digits, first_pass: as in
                 :func:`detection_dataset`.
 
         Example:
@@ -159,12 +161,12 @@ def _detection_batches_class():
         def __init__(self, split: str, batch_size: int, data_dir=None, download: bool = False,
                      seed: int = 0, num_canvases: int | None = None, canvas_size: int = 128,
                      min_objects: int = 1, max_objects: int = 6, scale_range=(16, 48),
-                     max_iou: float = 0.3, validation_digits: int = 5_000):
+                     max_iou: float = 0.3, validation_digits: int = 5_000, first_pass: int = 0):
             super().__init__()
             scale_range, num_canvases = _check_pipeline_args(
                 split, batch_size, seed, num_canvases, canvas_size, min_objects, max_objects,
                 scale_range, max_iou)
-            self.split, self.batch_size, self.seed, self.epoch = split, batch_size, seed, 0
+            self.split, self.batch_size, self.seed, self.epoch = split, batch_size, seed, first_pass
             if split == "train":
                 self.fixed = None
                 self.source = load_digits(split, data_dir, download, validation_digits)

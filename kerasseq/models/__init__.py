@@ -1,5 +1,6 @@
 """Model builders: plain functions returning ``keras.Model`` (backend-agnostic)."""
 
+from kerasseq.models.nowcasting import build_convlstm_forecaster
 from kerasseq.models.char_lm import build_char_language_model, generate, sample_next
 from kerasseq.models.recurrent import (CELL_NAMES, RECURRENT_LAYERS, build_stacked_rnn,
                                      recurrent_layer, reset_recurrent_states, state_sizes)

@@ -36,6 +36,10 @@ REGISTRY = {
         "kerasseq.tasks.detection:TASK", "DetectionConfig",
         "DETR (Hungarian set loss) or a centre-heatmap baseline on multi-digit MNIST canvases; "
         "COCO AP"),
+    "nowcast": TaskEntry(
+        "kerasseq.tasks.nowcast:TASK", "NowcastConfig",
+        "ConvLSTM encoder-forecaster (Shi et al.) on Moving MNIST or weather radar, against "
+        "persistence and optical flow"),
 }
 
 

@@ -294,3 +294,83 @@ class DetectionConfig(RunConfig):
         if self.lr_schedule == "warmup_cosine" and self.warmup_epochs >= self.epochs:
             raise UserError(f"--warmup_epochs ({self.warmup_epochs}) must be less than --epochs "
                             f"({self.epochs})")
+
+
+NOWCAST_DATASETS = ("movingmnist", "radar")
+# kerasseq.data.radar.DEFAULT_TEST_EVENTS / RADAR_EVENTS, without importing NumPy.
+RADAR_TEST_EVENTS = "mch/20150515,fmi/20160928"
+RADAR_EVENT_NAMES = ("mch/20150515", "mch/20160711", "mch/20170131", "fmi/20160928", "fmi/20170509")
+
+
+@dataclass(frozen=True)
+class NowcastConfig(RunConfig):
+    """Settings of ConvLSTM nowcasting (Shi et al. 2015) on Moving MNIST or weather radar
+    (defaults: the README's Moving MNIST run)."""
+
+    dataset: str = param("movingmnist", "movingmnist: two digits bouncing in 64×64 frames; "
+                         "radar: MeteoSwiss and FMI rain rates", choices=NOWCAST_DATASETS)
+    epochs: int = param(20, "epochs of --steps_per_epoch batches (the training data is endless)")
+    steps_per_epoch: int = param(100, "batches per epoch")
+    learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run)")
+    clipnorm: float = param(1.0, "clip gradients to this global norm; 0 disables clipping")
+    input_frames: int = param(0, "J observed frames; 0: the dataset's protocol (Moving MNIST 10, "
+                              "radar 6 = 30 min)")
+    output_frames: int = param(0, "K predicted frames; 0: the dataset's protocol (Moving MNIST "
+                               "10, radar 12 = 60 min)")
+    filters: str = param("32,16,16", "filters of each ConvLSTM layer, comma-separated (the "
+                         "paper's best: 128,64,64)")
+    kernel_size: int = param(5, "ConvLSTM kernel size (the paper's best: 5)")
+    patch_size: int = param(4, "patch-to-depth block (4: 64×64×1 -> 16×16×16, as the paper)")
+    loss: str = param("auto", "auto (movingmnist: bce, radar: mse), bce: per-pixel cross-entropy, "
+                      "mse or mae (radar: on log-scaled rain rate)",
+                      choices=("auto", "bce", "mse", "mae"))
+    batch_size: int = param(16, "sequences per batch")
+    validation_sequences: int = param(256, "fixed validation sequences (movingmnist: training "
+                                      "digits; radar: at most this many crops of the training "
+                                      "events)")
+    test_sequences: int = param(10000, "movingmnist: fixed test sequences (MNIST test digits); "
+                                "radar: at most this many of the test crops (default: all)")
+    crop: int = param(96, "radar: crop side in pixels (a multiple of --patch_size)")
+    downsample: int = param(2, "radar: block-average the 1 km grid by this factor (2: 2 km)")
+    test_events: str = param(RADAR_TEST_EVENTS, "radar: held-out events, comma-separated")
+    samples: int = param(4, "test sequences drawn as frame strips and GIFs")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("steps_per_epoch", "kernel_size", "patch_size", "batch_size",
+                     "validation_sequences", "test_sequences", "crop", "downsample"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.input_frames < 0 or self.output_frames < 0 or self.samples < 0:
+            raise UserError("--input_frames, --output_frames and --samples must be >= 0")
+        try:
+            filters = [int(f) for f in self.filters.split(",")]
+        except ValueError:
+            filters = []
+        if not filters or min(filters) < 1:
+            raise UserError(f"--filters must be positive integers separated by commas, e.g. "
+                            f"32,16,16; got {self.filters!r}")
+        if self.crop % self.patch_size:
+            raise UserError(f"--crop ({self.crop}) must be a multiple of --patch_size "
+                            f"({self.patch_size})")
+        events = [e for e in self.test_events.split(",") if e]
+        unknown = [e for e in events if e not in RADAR_EVENT_NAMES]
+        if unknown or not events or len(events) == len(RADAR_EVENT_NAMES):
+            raise UserError(f"--test_events must name some, not all, of {', '.join(RADAR_EVENT_NAMES)}; "
+                            f"got {self.test_events!r}")
+
+    @property
+    def frames(self) -> tuple[int, int]:
+        """(J, K) with the dataset's protocol filled in."""
+        default = (10, 10) if self.dataset == "movingmnist" else (6, 12)
+        return self.input_frames or default[0], self.output_frames or default[1]
+
+    @property
+    def filter_list(self) -> tuple[int, ...]:
+        return tuple(int(f) for f in self.filters.split(","))
+
+    @property
+    def loss_name(self) -> str:
+        if self.loss != "auto":
+            return self.loss
+        return "bce" if self.dataset == "movingmnist" else "mse"

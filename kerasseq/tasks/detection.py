@@ -167,7 +167,8 @@ class DetectionTask(Task):
 
     def datasets(self, run):
         c = run.config
-        train_args = dict(seed=c.seed, num_canvases=c.train_canvases, **self._canvas_args(run))
+        train_args = dict(seed=c.seed, num_canvases=c.train_canvases, first_pass=run.initial_epoch,
+                          **self._canvas_args(run))
         validation_args = dict(num_canvases=c.validation_canvases, **self._canvas_args(run))
         try:
             import tensorflow as tf

@@ -98,6 +98,9 @@ def test_training_epochs_differ_and_repeat_under_a_seed(data_dir):
             np.testing.assert_array_equal(y, y2)
     assert not np.array_equal(first[0][0][0], first[1][0][0])
     assert not np.array_equal(first[0][0][0], epochs(8)[0][0][0])
+    # A run resumed at epoch 1 continues the stream: its first pass is the original second.
+    resumed = detection_dataset("train", 4, data_dir, seed=7, num_canvases=10, first_pass=1)
+    np.testing.assert_array_equal(next(iter(resumed))[0].numpy(), first[1][0][0])
 
 
 def test_coco_ground_truth_is_in_pixels_with_category_ids_from_one(tmp_path, data_dir):
@@ -172,3 +175,5 @@ def test_detection_batches_give_the_pipeline_canvases_packed(data_dir):
         passes.append(got[0][0])
         train.on_epoch_end()
     assert not np.array_equal(passes[0], passes[1])  # each epoch draws fresh canvases
+    resumed = DetectionBatches("train", 4, data_dir, seed=7, num_canvases=10, first_pass=1)
+    np.testing.assert_array_equal(resumed[0][0], passes[1])
