@@ -264,7 +264,7 @@ class NowcastTask(Task):
             inputs, targets = inputs[order], targets[order]
         inputs, targets = inputs[:c.samples], targets[:c.samples]
         forecasts = self.forecasts(run, model, inputs)
-        style = dict(cmap="viridis", vmax=20.0) if radar else dict(cmap="gray", vmax=1.0)
+        style = dict(cmap="viridis", vmax=50.0, log=True) if radar else dict(cmap="gray", vmax=1.0)
         for i in range(len(inputs)):
             plot_frame_strips(inputs[i], targets[i], {k: v[i] for k, v in forecasts.items()},
                               run.artifacts / f"forecast_{i}.png", minutes_per_frame=minutes,
