@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU benchmarks in one device call: the PyTorch peers and our Keras sides, one after
-# another on the same machine, RESULT (and MFU, SHARE) lines to $OUT/results.txt (a
+# another on the same machine, RESULT (and MFU, SHARE, MEMORY) lines to $OUT/results.txt (a
 # "# command" line above each side's lines), full output to $OUT/log.txt. See
 # ../shared/gpu/README.md and benchmarks/RESULTS.md.
 #
@@ -13,6 +13,12 @@
 #           the share of the Hungarian matching (SHARE lines); not in the default run:
 #           its sides' limits add up to 570 s (the Keras sides compile the step six times
 #           in all), so run it alone with a larger BUDGET (below)
+#   nowcast convlstm_step.py: Shi et al.'s ConvLSTM encoder-forecaster training step,
+#           kerasseq on JAX against the same network in PyTorch (eager and torch.compile), at
+#           filters (32,16,16) and (128,64,64), with peak memory (MEMORY lines), after the
+#           one-layer ConvLSTM peer (recurrent_conv_swin.py convlstm, both columns); one
+#           process per side and size (JAX's peak memory cannot be reset); its sides' limits
+#           add up to 400 s; not in the default run
 #
 # Prepare once, in the checkout (../shared does not travel to the GPU machine; keras-hub is
 # not installed there, and its pure-Python wheel needs no TensorFlow on JAX):
@@ -24,6 +30,7 @@
 #   run(command="bash benchmarks/run_gpu.sh", carry=[".whl"], timeout_s=480)
 #   run(command="bash benchmarks/run_gpu.sh vision", carry=[".whl"], timeout_s=480)
 #   run(command="BUDGET=560 bash benchmarks/run_gpu.sh detection", carry=[".whl"], timeout_s=600)
+#   run(command="bash benchmarks/run_gpu.sh nowcast", carry=[".whl"], timeout_s=480)
 #
 # Each side gets a time limit, and all together stop by BUDGET seconds (default 420) so that
 # whatever finished comes back; the sides that no longer fit are skipped (each says so), so
@@ -37,8 +44,8 @@ log=$OUT/log.txt
 groups=("$@")
 ((${#groups[@]})) || groups=(text vision)
 for group in "${groups[@]}"; do
-  [[ $group == text || $group == vision || $group == detection ]] \
-    || { echo "unknown group $group (text, vision, detection)"; exit 2; }
+  [[ $group == text || $group == vision || $group == detection || $group == nowcast ]] \
+    || { echo "unknown group $group (text, vision, detection, nowcast)"; exit 2; }
 done
 
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
@@ -49,7 +56,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .
   python3 -c "import jax, keras, torch; print('# jax', jax.__version__, 'keras', keras.__version__, 'torch', torch.__version__)"
 } 2>&1 | tee -a "$results" "$log"
 
-bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT, MFU and SHARE lines
+bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT, MFU, SHARE and MEMORY lines
   local limit=$1 left=$((BUDGET - SECONDS))
   shift
   ((left < limit)) && limit=$left
@@ -58,7 +65,7 @@ bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT, MFU and SH
     return
   fi
   echo "# $*" | tee -a "$results" "$log"
-  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered -E '^(RESULT|MFU|SHARE) ' | tee -a "$results"
+  timeout "$limit" "$@" 2>&1 | tee -a "$log" | grep --line-buffered -E '^(RESULT|MFU|SHARE|MEMORY) ' | tee -a "$results"
   local rc=${PIPESTATUS[0]}
   if ((rc == 124)); then
     echo "# stopped at its limit of ${limit} s" | tee -a "$results" "$log"
@@ -99,6 +106,19 @@ detection() {
   bench 150 python3 $script torch
   bench 270 python3 $script keras --cases paper,matching-paper
   bench 150 python3 $script keras --cases digits,matching-digits
+}
+
+nowcast() {
+  # The peer first (one ConvLSTM layer, 64 filters 3x3 on 64x64x1, B16 T10: PyTorch eager and
+  # compiled with TF32 off, then Keras' ConvLSTM2D on JAX), then one process per side and
+  # size (torch: eager, then torch.compile), our default size first.
+  local script=benchmarks/convlstm_step.py
+  bench 60 python3 .whl/recurrent_conv_swin.py torch convlstm
+  bench 40 python3 .whl/recurrent_conv_swin.py keras convlstm
+  bench 85 python3 $script torch --sizes small  # torch.compile of 60 unrolled cells
+  bench 65 python3 $script keras --sizes small
+  bench 85 python3 $script torch --sizes paper
+  bench 65 python3 $script keras --sizes paper
 }
 
 for group in "${groups[@]}"; do
