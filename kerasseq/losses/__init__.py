@@ -5,3 +5,4 @@ from kerasseq.losses.crf import CRFNegativeLogLikelihood
 from kerasseq.losses.smoothing import SmoothedSparseCrossEntropy
 from kerasseq.losses.detr import DETRLoss, DETRSetLoss
 from kerasseq.losses.centernet import CenterNetLoss, centernet_focal_loss, render_centernet_targets
+from kerasseq.losses.nowcasting import BalancedMSEMAE

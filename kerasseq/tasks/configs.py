@@ -321,9 +321,10 @@ class NowcastConfig(RunConfig):
                          "paper's best: 128,64,64)")
     kernel_size: int = param(5, "ConvLSTM kernel size (the paper's best: 5)")
     patch_size: int = param(4, "patch-to-depth block (4: 64×64×1 -> 16×16×16, as the paper)")
-    loss: str = param("auto", "auto (movingmnist: bce, radar: mse), bce: per-pixel cross-entropy, "
-                      "mse or mae (radar: on log-scaled rain rate)",
-                      choices=("auto", "bce", "mse", "mae"))
+    loss: str = param("auto", "auto (movingmnist: bce, radar: balanced), bce: per-pixel "
+                      "cross-entropy, mse or mae (radar: on log-scaled rain rate), balanced: "
+                      "radar: MSE + MAE weighted by rain intensity (Shi et al. 2017)",
+                      choices=("auto", "bce", "mse", "mae", "balanced"))
     batch_size: int = param(16, "sequences per batch")
     validation_sequences: int = param(256, "fixed validation sequences (movingmnist: training "
                                       "digits; radar: at most this many crops of the training "
@@ -350,6 +351,8 @@ class NowcastConfig(RunConfig):
         if not filters or min(filters) < 1:
             raise UserError(f"--filters must be positive integers separated by commas, e.g. "
                             f"32,16,16; got {self.filters!r}")
+        if self.loss == "balanced" and self.dataset != "radar":
+            raise UserError("--loss balanced weights errors by rain rate: it needs --dataset radar")
         if self.crop % self.patch_size:
             raise UserError(f"--crop ({self.crop}) must be a multiple of --patch_size "
                             f"({self.patch_size})")
@@ -373,4 +376,4 @@ class NowcastConfig(RunConfig):
     def loss_name(self) -> str:
         if self.loss != "auto":
             return self.loss
-        return "bce" if self.dataset == "movingmnist" else "mse"
+        return "bce" if self.dataset == "movingmnist" else "balanced"

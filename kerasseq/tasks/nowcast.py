@@ -11,7 +11,8 @@ convention) and SSIM.
 Radar: rain rates (mm/h) on a 2 km grid; whole events are held out for testing
 (``--test_events``); training crops are drawn at random from the other events, the test set is
 the fixed grid of wet, covered crops of :func:`kerasseq.data.radar.radar_crops`. The network
-sees ``log(1 + R) / log(101)`` and its loss (MSE by default) is taken on that scale; the scores
+sees ``log(1 + R) / log(101)`` and its loss is taken on that scale (by default the balanced
+MSE + MAE of Shi et al. 2017, which weights pixels by their rain rate; or plain MSE/MAE); the scores
 (MSE, MAE in mm/h; CSI, POD, FAR at 0.5, 2, 5 and 10 mm/h; SSIM on the log scale) are on rain
 rates, inside radar coverage only.
 
@@ -167,9 +168,14 @@ class NowcastTask(Task):
             name=f"convlstm_{c.dataset}")
 
     def compile_args(self, run):
+        name = run.config.loss_name
+        if name == "balanced":
+            from kerasseq.losses import BalancedMSEMAE
+
+            return dict(loss=BalancedMSEMAE(max_value=RAIN_MAX))
         losses = {"bce": keras.losses.BinaryCrossentropy(), "mse": keras.losses.MeanSquaredError(),
                   "mae": keras.losses.MeanAbsoluteError()}
-        return dict(loss=losses[run.config.loss_name])
+        return dict(loss=losses[name])
 
     def jit_compile(self, run):
         """XLA off on TensorFlow's CPU: its ConvLSTM step measured 100× slower there than the

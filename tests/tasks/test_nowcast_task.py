@@ -93,7 +93,9 @@ def test_saved_model_forecasts_frames_in_data_units(nowcast_run, tmp_path):
 def test_settings_are_checked():
     assert NowcastConfig().frames == (10, 10)
     assert NowcastConfig(dataset="radar").frames == (6, 12)
-    assert NowcastConfig(dataset="radar").loss_name == "mse"
+    assert NowcastConfig(dataset="radar").loss_name == "balanced"
+    with pytest.raises(UserError, match="balanced"):
+        NowcastConfig(loss="balanced")
     with pytest.raises(UserError, match="filters"):
         NowcastConfig(filters="32,x")
     with pytest.raises(UserError, match="test_events"):
