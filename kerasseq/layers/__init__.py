@@ -9,6 +9,7 @@ runs Keras core recurrent layers; new attention layers land here.
 from kerasseq.layers.characters import CharacterEncoder
 from kerasseq.layers.drop_path import StochasticDepth
 from kerasseq.layers.frames import DepthToSpace, EmptyFrames, LogScaling, SpaceToDepth
+from kerasseq.layers.social import OccupancyPooling, SocialPooling, social_grid_mask
 from kerasseq.layers.crf import CRF, crf_log_likelihood, crf_log_partition, crf_path_score, viterbi_decode
 from kerasseq.layers.masking import ZeroMasked
 from kerasseq.layers.maxout import Maxout

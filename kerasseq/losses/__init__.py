@@ -6,3 +6,5 @@ from kerasseq.losses.smoothing import SmoothedSparseCrossEntropy
 from kerasseq.losses.detr import DETRLoss, DETRSetLoss
 from kerasseq.losses.centernet import CenterNetLoss, centernet_focal_loss, render_centernet_targets
 from kerasseq.losses.nowcasting import BalancedMSEMAE
+from kerasseq.losses.bivariate import (BivariateGaussianNLL, bivariate_gaussian_nll,
+                                       bivariate_gaussian_params, sample_bivariate_gaussian)
