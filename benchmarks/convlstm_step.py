@@ -71,10 +71,10 @@ nowcast``, with the one-layer ConvLSTM peer) and compare ratios (see RESULTS.md)
 """
 
 import argparse
-import itertools
 import time
 
 import numpy as np
+from keras_timing import keras_fit
 
 SIZES = {"small": (32, 16, 16), "paper": (128, 64, 64)}
 INPUT_FRAMES, OUTPUT_FRAMES, FRAME = 10, 10, (64, 64, 1)
@@ -184,23 +184,6 @@ def keras_peak_memory():
         if torch.cuda.is_available():
             return torch.cuda.max_memory_allocated(), "torch max_memory_allocated"
     return None, "no device memory statistics on a CPU"
-
-
-def keras_fit(model, pool, warmup, steps):
-    """Seconds per step of ``model.fit`` over the device-resident pool (after a warm-up fit,
-    which compiles the step)."""
-    def batches():  # a generator (what Keras' GeneratorDataAdapter takes), endless
-        yield from itertools.cycle(pool)
-
-    fit = dict(epochs=1, shuffle=False, verbose=0)
-    model.fit(batches(), steps_per_epoch=warmup, **fit)
-    start = time.perf_counter()
-    history = model.fit(batches(), steps_per_epoch=steps, **fit)  # awaits the last
-    seconds = (time.perf_counter() - start) / steps
-    loss = history.history["loss"][-1]
-    if not np.isfinite(loss):
-        print(f"# warning: the loss is {loss}", flush=True)
-    return seconds
 
 
 def keras_train_on_batch(model, pool, warmup, steps):

@@ -90,10 +90,10 @@ lines (samples = images) and ``SHARE`` lines; run both sides in one session on o
 
 import argparse
 import contextlib
-import itertools
 import time
 
 import numpy as np
+from keras_timing import keras_fit
 
 CASES = ("paper", "digits", "matching-paper", "matching-digits")
 WARMUP, STEPS, POOL = 5, 30, 2
@@ -253,23 +253,6 @@ def keras_batches(cfg):
     return pool
 
 
-def keras_fit(model, pool, steps):
-    """Seconds per step of ``model.fit`` over the device-resident pool (after a warm-up fit,
-    which compiles the step)."""
-    def batches():  # a generator (what Keras' GeneratorDataAdapter takes), endless
-        yield from itertools.cycle(pool)
-
-    fit = dict(epochs=1, shuffle=False, verbose=0)
-    model.fit(batches(), steps_per_epoch=WARMUP, **fit)
-    start = time.perf_counter()
-    history = model.fit(batches(), steps_per_epoch=steps, **fit)  # awaits the last
-    seconds = (time.perf_counter() - start) / steps
-    loss = history.history["loss"][-1]
-    if not np.isfinite(loss):
-        print(f"# warning: the loss is {loss}", flush=True)
-    return seconds
-
-
 def keras_train_on_batch(model, pool, steps):
     for i in range(WARMUP):
         model.train_on_batch(*pool[i % POOL])
@@ -360,7 +343,7 @@ def keras_main(cases, steps, small):
         if not case.startswith("matching-") or config_name not in as_is:
             keras_compile(model, cfg)
             start = time.perf_counter()
-            as_is[config_name] = keras_fit(model, pool, steps)
+            as_is[config_name] = keras_fit(model, pool, WARMUP, steps)
             print(f"# compiled and ran {WARMUP} + {steps} steps in "
                   f"{time.perf_counter() - start:.1f} s", flush=True)
             report("keras", case_name(config_name, cfg, "fit"), as_is[config_name], batch)
@@ -383,7 +366,7 @@ def keras_main(cases, steps, small):
         for how, owner, name, replacement in variants:
             with patched(owner, name, replacement, f"keras {config_name} {how}"):
                 keras_compile(model, cfg)  # a new train function: retraced with the patch
-                seconds = keras_fit(model, pool, steps)
+                seconds = keras_fit(model, pool, WARMUP, steps)
             report("keras", case_name(config_name, cfg, how), seconds, batch)
             report_share("keras", config_name, f"as-is-minus-{how}", step - seconds, step,
                          "the SciPy solve in the step" if how == "fixed-host"

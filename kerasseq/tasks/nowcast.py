@@ -62,12 +62,16 @@ class NowcastTask(Task):
 
     # ------------------------------------------------------------------------- data
     def _radar_events(self, run, test: bool):
-        from kerasseq.data.radar import RADAR_EVENTS, load_radar_event
+        """The held-out (``test``) or training events, read once per run."""
+        cache = run.__dict__.setdefault("_radar_events", {})
+        if test not in cache:
+            from kerasseq.data.radar import RADAR_EVENTS, load_radar_event
 
-        held_out = run.config.test_events.split(",")
-        names = [e for e in RADAR_EVENTS if (e in held_out) == test]
-        return [load_radar_event(e, run.config.data_dir or None, run.config.downsample,
-                                 run.config.download) for e in names]
+            held_out = run.config.test_events.split(",")
+            names = [e for e in RADAR_EVENTS if (e in held_out) == test]
+            cache[test] = [load_radar_event(e, run.config.data_dir or None, run.config.downsample,
+                                            run.config.download) for e in names]
+        return cache[test]
 
     def test_chunks(self, run, split: str = "test", count: int | None = None):
         """The fixed evaluation set as ``(inputs (n, J, H, W), targets (n, K, H, W), mask or

@@ -74,6 +74,7 @@ def test_saved_model_forecasts_frames_in_data_units(nowcast_run, tmp_path):
     import keras
 
     import kerasseq.layers  # noqa: F401 (registers the custom layers)
+    import kerasseq.losses  # noqa: F401 (and the radar model's compiled loss)
 
     side, J = (64, 10) if dataset == "movingmnist" else (32, 6)
     frames = np.random.default_rng(0).gamma(0.5, 2.0, size=(2, J, side, side)).astype("float32")
