@@ -201,7 +201,7 @@ def run_command(argv: list[str]) -> int:
     task = get_task(name)
     from kerasseq import training
 
-    if command == "train" and getattr(config, "fold", None) == -1:
+    if command == "train" and task.folds(config):
         from kerasseq.crossval import cross_validate
 
         cross_validate(task, config, args["run_dir"], restart=args["restart"],

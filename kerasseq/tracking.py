@@ -103,7 +103,12 @@ class Tracker:
         import mlflow.keras
         from mlflow.models import infer_signature
 
-        example_output = keras.ops.convert_to_numpy(model(example_input, training=False))
+        example_output = keras.tree.map_structure(keras.ops.convert_to_numpy,
+                                                  model(example_input, training=False))
+        if isinstance(example_input, (list, tuple)):  # several inputs: a named schema
+            example_input = {t.name: x for t, x in zip(model.inputs, example_input)}
+        if isinstance(example_output, (list, tuple)):
+            example_output = {f"output_{i}": x for i, x in enumerate(example_output)}
         mlflow.keras.log_model(
             model,
             name="model",

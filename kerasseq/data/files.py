@@ -252,6 +252,60 @@ def dataset_file(relpath: str, data_dir=None, download: bool = False) -> Path:
     return path
 
 
+def manifest_checksums(manifest: Path, prefix: str = "") -> dict[str, str]:
+    """``{relative path: sha256}`` of a checksum manifest (``SHA256SUMS`` format) whose paths
+    start with ``prefix``."""
+    pairs = (line.split() for line in Path(manifest).read_text().splitlines() if line.strip())
+    return {path: sha for sha, path in pairs if path.startswith(prefix)}
+
+
+def verified_files(manifest: Path, prefix: str, source_url: str, source: str, data_dir=None,
+                   download: bool = False, source_strip: str = "") -> list[Path]:
+    """The verified paths of every file of a manifest under ``prefix``, sorted by path.
+
+    For datasets of many files (radar frames, trajectory files) whose checksums ship as a
+    manifest next to their reader rather than in :data:`FILES`.
+
+    Args:
+        manifest: the checksum file (``<sha256>  <path under the data directory>`` lines).
+        prefix: the paths to return, e.g. ``"eth-ucy/eth/"``.
+        source_url: URL of the data directory's root at the source (a missing file is
+            fetched from ``source_url/<path>``).
+        source: the source in words, for error messages.
+        data_dir: the data directory (default ``$KERASSEQ_DATA_DIR``).
+        download: fetch missing files.
+        source_strip: the leading part of the paths that the source's layout lacks (its
+            URL is ``source_url/<path without source_strip>``).
+
+    Raises:
+        DataError: no file under ``prefix``, or a file missing or failing its checksum.
+    """
+    checksums = manifest_checksums(manifest, prefix)
+    if not checksums:
+        raise DataError(f"no dataset file under {prefix!r} in {Path(manifest).name}")
+    root = resolve_data_dir(data_dir)
+    paths = []
+    for relpath, expected in sorted(checksums.items()):
+        path, url = root / relpath, f"{source_url}/{relpath.removeprefix(source_strip)}"
+        if not path.is_file():
+            if not download:
+                raise DataError(f"{relpath} is missing from the data directory {root}; get it "
+                                f"from {source} ({url}), or pass --download (download=True) to "
+                                "fetch it")
+            _download(RemoteFile(relpath, expected, url), path)
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _VERIFIED:
+            actual = sha256_of(path)
+            if actual != expected:
+                raise DataError(f"{path} is corrupt or a different version: sha256 "
+                                f"{actual[:12]}..., expected {expected[:12]}...; replace it "
+                                f"with the file from {source} ({url})")
+            _VERIFIED.add(key)
+        paths.append(path)
+    return paths
+
+
 def _download(spec: RemoteFile, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasseq.data.files import RemoteFile, _download, resolve_data_dir, sha256_of
+from kerasseq.data.files import manifest_checksums, verified_files
 from kerasseq.errors import DataError
 
 RADAR_EVENTS = ("mch/20150515", "mch/20160711", "mch/20170131", "fmi/20160928", "fmi/20170509")
@@ -82,8 +82,7 @@ def _check_event(event: str) -> str:
 
 
 def _checksums(prefix: str) -> dict[str, str]:
-    pairs = (line.split() for line in _CHECKSUMS.read_text().splitlines() if line.strip())
-    return {path: sha for sha, path in pairs if path.startswith(prefix)}
+    return manifest_checksums(_CHECKSUMS, prefix)
 
 
 def _frame_time(name: str) -> datetime:
@@ -104,25 +103,9 @@ def radar_files(event: str, data_dir=None, download: bool = False) -> list[Path]
     Raises:
         DataError: unknown event, or a file missing or failing its SHA-256 checksum.
     """
-    prefix = _check_event(event)
-    root = resolve_data_dir(data_dir)
-    paths = []
-    for relpath, expected in sorted(_checksums(prefix).items()):
-        path, url = root / relpath, f"{SOURCE_URL}/{relpath}"
-        if not path.is_file():
-            if not download:
-                raise DataError(
-                    f"{relpath} is missing from the data directory {root}; get it from the "
-                    f"pySTEPS/pysteps-data repository at commit {SOURCE_COMMIT} ({url}), or "
-                    "pass --download (download=True) to fetch it")
-            _download(RemoteFile(relpath, expected, url), path)
-        actual = sha256_of(path)
-        if actual != expected:
-            raise DataError(
-                f"{path} is corrupt or a different version: sha256 {actual[:12]}..., expected "
-                f"{expected[:12]}...; replace it with the file from the pySTEPS/pysteps-data "
-                f"repository at commit {SOURCE_COMMIT} ({url})")
-        paths.append(path)
+    paths = verified_files(_CHECKSUMS, _check_event(event), SOURCE_URL,
+                           f"the pySTEPS/pysteps-data repository at commit {SOURCE_COMMIT}",
+                           data_dir, download)
     return sorted(paths, key=lambda p: _frame_time(p.name))
 
 

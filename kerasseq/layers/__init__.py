@@ -10,6 +10,7 @@ from kerasseq.layers.characters import CharacterEncoder
 from kerasseq.layers.drop_path import StochasticDepth
 from kerasseq.layers.frames import DepthToSpace, EmptyFrames, LogScaling, SpaceToDepth
 from kerasseq.layers.social import OccupancyPooling, SocialPooling, social_grid_mask
+from kerasseq.layers.social_lstm import SocialLSTM, TrajectoryRollout
 from kerasseq.layers.crf import CRF, crf_log_likelihood, crf_log_partition, crf_path_score, viterbi_decode
 from kerasseq.layers.masking import ZeroMasked
 from kerasseq.layers.maxout import Maxout

@@ -9,3 +9,4 @@ from kerasseq.models.transformer import (ScaledEmbedding, build_transformer,
                                          build_transformer_inference, transformer_decoding)
 from kerasseq.models.vit import VIT_CONFIGS, build_vit, vit
 from kerasseq.models.swin import SWIN_CONFIGS, build_swin, build_swinv2, swin
+from kerasseq.models.trajectories import build_trajectory_forecaster, build_trajectory_model

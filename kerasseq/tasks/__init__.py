@@ -36,6 +36,10 @@ REGISTRY = {
         "kerasseq.tasks.detection:TASK", "DetectionConfig",
         "DETR (Hungarian set loss) or a centre-heatmap baseline on multi-digit MNIST canvases; "
         "COCO AP"),
+    "trajectories": TaskEntry(
+        "kerasseq.tasks.trajectories:TASK", "TrajectoryConfig",
+        "pedestrian trajectories on ETH/UCY: Social LSTM, O-LSTM or a vanilla LSTM against "
+        "linear and constant-velocity baselines; ADE/FDE, leave one scene out"),
     "nowcast": TaskEntry(
         "kerasseq.tasks.nowcast:TASK", "NowcastConfig",
         "ConvLSTM encoder-forecaster (Shi et al.) on Moving MNIST or weather radar, against "

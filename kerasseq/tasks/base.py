@@ -62,6 +62,18 @@ class Task:
     def export_endpoints(self, run, archive, serving_model) -> None:
         """Add task-specific SavedModel endpoints to ``archive`` (``keras.export.ExportArchive``)."""
 
+    def folds(self, config) -> list[tuple[str, dict]] | None:
+        """The cross-validation these settings ask for, as ``(fold name, overrides)`` pairs, or
+        ``None`` for one run. Default: k-fold when the settings have ``fold = -1``."""
+        if getattr(config, "fold", None) == -1:
+            return [(f"fold_{k:02d}", {"fold": k}) for k in range(config.folds)]
+        return None
+
+    def summarize_folds(self, config, run_dir, names: list[str], metrics: list[dict]) -> list:
+        """Write task-specific summaries of a finished cross-validation under ``run_dir``
+        (tables, figures); return their paths."""
+        return []
+
     def sample(self, run, model, **options) -> str:
         """Generate from a trained model (tasks that generate)."""
         raise NotImplementedError(f"task {self.name} does not generate samples")

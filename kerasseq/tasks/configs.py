@@ -377,3 +377,42 @@ class NowcastConfig(RunConfig):
         if self.loss != "auto":
             return self.loss
         return "bce" if self.dataset == "movingmnist" else "balanced"
+
+
+# kerasseq.data.trajectories.SCENES, without importing NumPy.
+TRAJECTORY_SCENES = ("eth", "hotel", "univ", "zara1", "zara2")
+
+
+@dataclass(frozen=True)
+class TrajectoryConfig(RunConfig):
+    """Settings of pedestrian trajectory prediction on ETH/UCY (defaults: the README's run)."""
+
+    model: str = param("social", "social: S-LSTM (hidden states pooled on a grid), occupancy: "
+                       "O-LSTM (neighbour counts), vanilla: an LSTM per pedestrian, no pooling",
+                       choices=("social", "occupancy", "vanilla"))
+    test_scene: str = param("eth", "held-out scene (train and validate on the other four); all: "
+                            "the five folds and the table", choices=(*TRAJECTORY_SCENES, "all"))
+    epochs: int = param(10, "passes over the training windows")
+    learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run)")
+    clipnorm: float = param(1.0, "clip gradients to this global norm; 0 disables clipping")
+    batch_size: int = param(32, "windows (scenes of 20 frames) per batch")
+    units: int = param(128, "LSTM width (the paper's 128)")
+    embedding_dim: int = param(64, "width of the displacement and pooled-tensor embeddings")
+    grid_size: int = param(4, "cells on a side of the pooling grid (N₀)")
+    neighborhood: float = param(4.0, "side of the pooling square in metres")
+    augment: bool = param(True, "rotate each training window by a random angle")
+    samples: int = param(20, "sampled futures per pedestrian for the best-of-N errors")
+    max_train_windows: int = param(0, "use at most this many training windows; 0 uses all")
+    max_test_windows: int = param(0, "score at most this many test windows; 0 scores all")
+    plots: int = param(4, "test windows drawn with their forecasts and next-step densities")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("batch_size", "units", "embedding_dim", "grid_size", "samples"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("max_train_windows", "max_test_windows", "plots"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
+        if not self.neighborhood > 0:
+            raise UserError(f"--neighborhood must be > 0 metres; got {self.neighborhood}")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from kerasseq.data import radar
+from kerasseq.data import files, radar
 from kerasseq.data.radar import (DEFAULT_TEST_EVENTS, RADAR_EVENTS, RadarEvent, block_average,
                                  load_radar_event, radar_crops, radar_training_batches,
                                  radar_windows)
@@ -191,7 +191,7 @@ def test_download_fetches_missing_frames_from_the_pinned_commit(data_dir, tmp_pa
         fetched.append(spec.url)
         shutil.copy(source / path.name, path)
 
-    monkeypatch.setattr(radar, "_download", fake_download)
+    monkeypatch.setattr(files, "_download", fake_download)
     paths = radar.radar_files("fmi/20170509", tmp_path, download=True)
     assert len(paths) == 40 and paths[-1] == missing and missing.is_file()
     assert fetched == [f"https://raw.githubusercontent.com/pySTEPS/pysteps-data/{COMMIT}/"
