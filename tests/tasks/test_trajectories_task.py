@@ -3,7 +3,6 @@ JAX without TensorFlow (the JAX suite runs this file too): train, score against 
 plot, export, resume; the leave-one-scene-out table; the SavedModel's ``forecast``."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from kerasseq.errors import UserError
 from kerasseq.tasks import get_task
 from kerasseq.tasks.configs import TrajectoryConfig
@@ -23,25 +23,25 @@ TENSORFLOW = keras.backend.backend() == "tensorflow"
 
 @pytest.fixture(scope="module")
 def trajectory_run(tmp_path_factory, data_dir):
-    """A real tiny run; on TensorFlow tracked in its own SQLite store (the model is logged
-    with a signature of its two named inputs)."""
+    """A real tiny run. On TensorFlow through the CLI, tracked in its own SQLite store (the
+    model is logged with a signature of its two named inputs); on JAX in this process, where
+    TensorFlow is blocked, untracked."""
     work = tmp_path_factory.mktemp("trajectories")
-    config = TrajectoryConfig(test_scene="zara1", **TINY)
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    try:
-        metrics = train(get_task("trajectories"), config, work / "run", tracking=TENSORFLOW, verbose=0)
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_URI")
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
-    if TENSORFLOW:
-        from mlflow.tracking import MlflowClient
+    if not TENSORFLOW:
+        metrics = train(get_task("trajectories"), TrajectoryConfig(test_scene="zara1", **TINY),
+                        work / "run", tracking=False, verbose=0)
+        return work / "run", metrics
+    args = [f"--{k} {v}".split() for k, v in TINY.items()]
+    run_cli(["train", "trajectories", "--test_scene", "zara1", "--run_dir", "run",
+             *[a for pair in args for a in pair]], cwd=work,
+            env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}, timeout=900)
+    metrics = json.loads((work / "run" / "metrics.json").read_text())
+    from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
-        (run,) = client.search_runs([client.get_experiment_by_name("trajectories").experiment_id])
-        assert run.info.status == "FINISHED"
-        assert run.data.metrics["final_model_ade"] == pytest.approx(metrics["model_ade"])
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("trajectories").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["final_model_ade"] == pytest.approx(metrics["model_ade"])
     return work / "run", metrics
 
 
