@@ -31,16 +31,31 @@ def displacement_errors(predicted, truth):
     return distance.mean(axis=-1), distance[..., -1]
 
 
-def best_of(samples, truth):
-    """Best-of-N errors (Gupta et al. 2018): for each track, the smallest ADE and the smallest
-    FDE over the N sampled futures (each minimised on its own).
+def best_of(samples, truth, windows=None):
+    """Best-of-N errors: ADE and FDE each minimised on its own over the N sampled futures.
+
+    With ``windows`` (the window of each track), Social GAN's protocol (Gupta et al. 2018,
+    ``evaluate_model.py``): in each window, the sample whose errors summed over the window's
+    pedestrians are smallest; every track of the window gets that sample's error, so the mean
+    over tracks is Social GAN's figure. Without it, each track's own best sample (a looser
+    measure that many later papers report).
 
     Args:
         samples: ``(N, tracks, frames, 2)``.
         truth: ``(tracks, frames, 2)``.
+        windows: optional int ``(tracks,)``: the window each track belongs to.
 
     Returns:
         ``(ade, fde)``, each float64 ``(tracks,)``.
     """
-    ade, fde = displacement_errors(samples, truth)
-    return ade.min(axis=0), fde.min(axis=0)
+    ade, fde = displacement_errors(samples, truth)  # (N, tracks)
+    if windows is None:
+        return ade.min(axis=0), fde.min(axis=0)
+    windows = np.unique(np.asarray(windows), return_inverse=True)[1]
+    out = []
+    for error in (ade, fde):
+        sums = np.zeros((error.shape[0], windows.max() + 1 if windows.size else 0))
+        np.add.at(sums.T, windows, error.T)  # (N, windows): each window's summed error
+        chosen = sums.argmin(axis=0)  # (windows,)
+        out.append(error[chosen[windows], np.arange(error.shape[1])])
+    return tuple(out)
