@@ -78,9 +78,13 @@ class TrajectoryWindows:
         rows = np.concatenate([np.arange(self.offsets[w], self.offsets[w + 1]) for w in windows]) \
             if len(windows) else np.zeros(0, np.int64)
         sizes = self.pedestrians[windows]
-        return TrajectoryWindows(self.tracks[rows], self.present[rows], self.scored[rows],
+        scored = self.scored[rows]
+        # Counts of the subset itself (the dropped windows belong to the full set's story).
+        counts = dict(windows=len(windows), scored_tracks=int(scored.sum()),
+                      partial_tracks=int((~scored).sum()))
+        return TrajectoryWindows(self.tracks[rows], self.present[rows], scored,
                                  np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-                                 self.origin[windows], self.files, dict(self.counts))
+                                 self.origin[windows], self.files, counts)
 
 
 def read_trajectory_file(path) -> np.ndarray:

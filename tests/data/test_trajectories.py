@@ -85,6 +85,7 @@ def test_padding_and_batches():
     assert sorted(int(b[0]) for b in plan) == [0, 1]
     subset = windows.subset([1])
     assert len(subset) == 1 and subset.origin[0, 1] == 10 and subset.pedestrians.tolist() == [3]
+    assert subset.counts == dict(windows=1, scored_tracks=2, partial_tracks=1)
 
 
 def test_bad_rows_and_missing_files_name_the_file(tmp_path, data_dir, monkeypatch):
