@@ -46,9 +46,13 @@ class RunConfig:
             choices = f.metadata.get("choices")
             if choices and value not in choices:
                 raise UserError(f"--{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-        _check(self.epochs >= 1, "--epochs must be >= 1", self.epochs)
+        # A task whose settings allow 0 here fills in its own recipe (Task.resolve_config).
+        auto = getattr(self, "RECIPE_FIELDS", ())
+        _check(self.epochs >= 1 or ("epochs" in auto and self.epochs == 0),
+               "--epochs must be >= 1", self.epochs)
         _check(self.steps_per_epoch >= 0, "--steps_per_epoch must be >= 0", self.steps_per_epoch)
-        _check(self.learning_rate > 0, "--learning_rate must be > 0", self.learning_rate)
+        _check(self.learning_rate > 0 or ("learning_rate" in auto and self.learning_rate == 0),
+               "--learning_rate must be > 0", self.learning_rate)
         _check(self.clipnorm >= 0, "--clipnorm must be >= 0", self.clipnorm)
 
     def to_dict(self) -> dict:

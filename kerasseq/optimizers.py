@@ -39,3 +39,42 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """lrate = initial · rate^max(0, epoch − hold), epochs counted from 1: the rate is kept for
+    ``hold`` epochs, then multiplied by ``rate`` at the start of every later epoch.
+
+    The forecasting literature's step schedules: ``hold=1, rate=0.5`` halves the rate every
+    epoch (``lradj='type1'`` of the Informer/Autoformer/DLinear code); ``hold=3, rate=0.9`` is
+    PatchTST's ``type3``.
+
+    Args:
+        initial_learning_rate: the rate of the first epochs.
+        steps_per_epoch: optimizer steps in one epoch.
+        rate: the factor applied per epoch after the hold.
+        hold: epochs at the initial rate.
+
+    Example:
+    >>> optimizer = keras.optimizers.Adam(EpochDecay(5e-3, steps_per_epoch=257))
+    """
+
+    def __init__(self, initial_learning_rate: float, steps_per_epoch: int, rate: float = 0.5,
+                 hold: int = 1):
+        if steps_per_epoch < 1 or not 0 < rate <= 1 or hold < 1:
+            raise ValueError(f"Expected steps_per_epoch >= 1, 0 < rate <= 1, hold >= 1. Received: "
+                             f"steps_per_epoch={steps_per_epoch}, rate={rate}, hold={hold}")
+        self.initial_learning_rate = initial_learning_rate
+        self.steps_per_epoch = steps_per_epoch
+        self.rate = rate
+        self.hold = hold
+
+    def __call__(self, step):
+        epoch = ops.floor(ops.cast(step, "float32") / float(self.steps_per_epoch)) + 1.0
+        decays = ops.maximum(epoch - float(self.hold), 0.0)
+        return self.initial_learning_rate * ops.power(float(self.rate), decays)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "steps_per_epoch": self.steps_per_epoch, "rate": self.rate, "hold": self.hold}

