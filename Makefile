@@ -9,7 +9,8 @@ KERASSEQ_DATA_DIR ?= $(abspath ../shared/data)
 export KERASSEQ_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py tests/test_boxes.py \
-  tests/diagnostics/test_vision.py tests/tasks/test_trajectories_task.py
+  tests/diagnostics/test_vision.py tests/tasks/test_trajectories_task.py tests/tasks/test_forecast_task.py \
+  tests/data/test_forecasting_data.py
 
 .PHONY: install demo test clean
 

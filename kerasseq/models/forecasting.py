@@ -48,7 +48,7 @@ def _torch_linear(fan_in):
 
 
 def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, *,
-                  kernel_size: int = 25, individual: bool = False,
+                  kernel_size: int = 25, individual: bool = False, quantiles=(),
                   name: str = "dlinear") -> keras.Model:
     """DLinear: a linear map of the seasonal part plus one of the trend.
 
@@ -65,11 +65,14 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
         input_length / horizon / channels / targets: the common contract (module docstring).
         kernel_size: of the moving average (odd).
         individual: one pair of linear maps per channel.
+        quantiles: forecast these quantile levels instead of one value (pinball loss,
+            :class:`~kerasseq.losses.PinballLoss`): the maps give ``horizon · Q`` outputs.
         name: of the model.
 
     Returns:
         A ``keras.Model`` ``(batch, input_length, channels)`` → ``(batch, horizon, targets)``
-        with layers ``"decomposition"``, ``"linear_seasonal"`` and ``"linear_trend"``.
+        (``(batch, horizon, targets, Q)`` with quantiles) with layers ``"decomposition"``,
+        ``"linear_seasonal"`` and ``"linear_trend"``.
 
     Example:
     >>> model = build_dlinear(336, 96, 7)  # ETTh1, all channels
@@ -82,15 +85,19 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
     inputs = keras.Input((input_length, channels), name="series")
     x = inputs if targets == channels else inputs[..., channels - targets:]  # (batch, L, targets)
     seasonal, trend = SeriesDecomposition(kernel_size, name="decomposition")(x)
+    q = len(quantiles) or 1
     parts = []
     for part, tensor in (("seasonal", seasonal), ("trend", trend)):
         tensor = ops.transpose(tensor, (0, 2, 1))  # (batch, targets, L)
         if individual:
-            linear = keras.layers.EinsumDense("bcl,clh->bch", (targets, horizon), bias_axes="ch",
+            linear = keras.layers.EinsumDense("bcl,clh->bch", (targets, horizon * q), bias_axes="ch",
                                               name=f"linear_{part}", **_torch_linear(input_length))
         else:
-            linear = keras.layers.Dense(horizon, name=f"linear_{part}", **_torch_linear(input_length))
-        parts.append(linear(tensor))  # (batch, targets, horizon)
+            linear = keras.layers.Dense(horizon * q, name=f"linear_{part}", **_torch_linear(input_length))
+        parts.append(linear(tensor))  # (batch, targets, horizon · Q)
+    if quantiles:
+        y = ops.reshape(parts[0] + parts[1], (-1, targets, horizon, q))
+        return keras.Model(inputs, ops.transpose(y, (0, 2, 1, 3)), name=name)  # (batch, H, T, Q)
     outputs = ops.transpose(parts[0] + parts[1], (0, 2, 1))  # (batch, horizon, targets)
     return keras.Model(inputs, outputs, name=name)
 
@@ -98,7 +105,7 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
 def build_patchtst(input_length: int, horizon: int, channels: int, targets=None, *,
                    patch_len: int = 16, stride: int = 8, d_model: int = 16, num_heads: int = 4,
                    depth: int = 3, ff_dim: int = 128, dropout: float = 0.3,
-                   head_dropout: float = 0.0, revin: bool = True, seed=None,
+                   head_dropout: float = 0.0, revin: bool = True, seed=None, quantiles=(),
                    name: str = "patchtst") -> keras.Model:
     """PatchTST/42 or /64 (supervised): RevIN, the channel-independent patch encoder and a
     flatten head shared by the channels.
@@ -121,6 +128,8 @@ def build_patchtst(input_length: int, horizon: int, channels: int, targets=None,
         head_dropout: dropout after the head.
         revin: normalise each series with RevIN (affine) and de-normalise the forecast.
         seed: seed of the dropout layers.
+        quantiles: forecast these quantile levels (the head gives ``horizon · Q`` outputs per
+            channel, each de-normalised by RevIN): output ``(batch, horizon, targets, Q)``.
         name: of the model.
 
     Returns:
@@ -147,13 +156,18 @@ def build_patchtst(input_length: int, horizon: int, channels: int, targets=None,
                         ff_dim=ff_dim, dropout=dropout, seed=seed, name="patchtst_encoder")(x)
     z = keras.layers.Permute((2, 1), name="head_transpose")(z)  # (batch * C, d_model, N)
     z = keras.layers.Flatten(name="head_flatten")(z)  # (batch * C, d_model * N)
-    z = keras.layers.Dense(horizon, name="head", **_torch_linear(z.shape[-1]))(z)
+    q = len(quantiles) or 1
+    z = keras.layers.Dense(horizon * q, name="head", **_torch_linear(z.shape[-1]))(z)
     z = keras.layers.Dropout(head_dropout, seed=_seed(seed, 7919), name="head_dropout")(z)
-    y = ops.transpose(ops.reshape(z, (-1, channels, horizon)), (0, 2, 1))  # (batch, horizon, C)
+    # (batch, horizon [· Q], C); with quantiles the H · Q outputs are step-major and RevIN's
+    # per-channel statistics broadcast over them.
+    y = ops.transpose(ops.reshape(z, (-1, channels, horizon * q)), (0, 2, 1))
     if revin:
         y = revin_layer.denormalize(y, mean, std)
     if targets < channels:
-        y = y[..., channels - targets:]  # (batch, horizon, targets)
+        y = y[..., channels - targets:]  # (batch, horizon [· Q], targets)
+    if quantiles:
+        y = ops.transpose(ops.reshape(y, (-1, horizon, q, targets)), (0, 1, 3, 2))  # (batch, H, T, Q)
     return keras.Model(inputs, y, name=name)
 
 

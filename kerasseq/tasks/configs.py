@@ -468,6 +468,8 @@ class ForecastConfig(RunConfig):
     individual: bool = param(False, "dlinear: one linear layer per channel")
     teacher_forcing: bool = param(True, "narx, lstm/gru decoder: train open loop on the true past "
                                   "values (evaluated closed loop)")
+    quantiles: str = param("", "dlinear, patchtst: forecast these quantile levels, comma-separated "
+                           "(must include 0.5, e.g. 0.1,0.5,0.9), trained with the pinball loss")
     csv: str = param("", "forecast your own CSV file instead of a benchmark")
     target: str = param("", "--csv: the column(s) to forecast, comma-separated")
     exogenous: str = param("", "--csv: other columns the models see, comma-separated")
@@ -502,6 +504,22 @@ class ForecastConfig(RunConfig):
         for name in ("units", "patch_len", "stride"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.quantiles:
+            try:
+                levels = self.quantile_levels
+            except ValueError:
+                levels = ()
+            if 0.5 not in levels or not all(0 < q < 1 for q in levels) or list(levels) != sorted(set(levels)):
+                raise UserError(f"--quantiles takes increasing levels in (0, 1) including 0.5, e.g. "
+                                f"0.1,0.5,0.9; got {self.quantiles!r}")
+            other = [m for m in _names(self.model, FORECAST_MODELS, "model") if m not in ("dlinear", "patchtst")]
+            if other:
+                raise UserError(f"--quantiles: quantile heads exist for dlinear and patchtst; not for "
+                                f"{', '.join(other)}")
+
+    @property
+    def quantile_levels(self) -> tuple:
+        return tuple(float(q) for q in self.quantiles.split(",") if q.strip()) if self.quantiles else ()
 
     @property
     def grid(self) -> list[dict]:

@@ -16,7 +16,9 @@ Comma-separated ``--dataset``, ``--model`` and ``--horizon`` run the grid (one r
 published figures next to ours.
 
 The exported SavedModel adds ``forecast(series)``: the last ``input_length`` rows ``[L, C]``
-in raw units (normalisation inside) to the forecast ``[H, T]`` in raw units.
+in raw units (normalisation inside) to the forecast ``[H, T]`` in raw units (``[H, T, Q]``
+with ``--quantiles``, trained with the pinball loss; the test metrics then add the coverage of
+the outer interval).
 """
 
 from __future__ import annotations
@@ -174,9 +176,10 @@ class ForecastTask(Task):
         size = recipe(c.model, "csv" if c.csv else c.dataset)
         args = (c.input_length, int(c.horizon), len(run.series.columns), run.series.targets)
         if c.model == "dlinear":
-            return builders["dlinear"](*args, individual=c.individual)
+            return builders["dlinear"](*args, individual=c.individual, quantiles=c.quantile_levels)
         if c.model == "patchtst":
             return builders["patchtst"](*args, patch_len=c.patch_len, stride=c.stride,
+                                        quantiles=c.quantile_levels,
                                         d_model=c.d_model, num_heads=size["num_heads"],
                                         depth=c.depth, ff_dim=size["ff_dim"], dropout=size["dropout"])
         if c.model == "transformer":
@@ -201,6 +204,10 @@ class ForecastTask(Task):
         return setting
 
     def compile_args(self, run):
+        if run.config.quantiles:
+            from kerasseq.losses import PinballLoss
+
+            return dict(loss=PinballLoss(run.config.quantile_levels))
         return dict(loss="mse", metrics=["mae"])
 
     def callbacks(self, run, model):
@@ -233,6 +240,10 @@ class ForecastTask(Task):
         predicted = np.concatenate([
             keras.ops.convert_to_numpy(forecaster(x[s:s + batch], training=False))
             for s in range(0, len(x), batch)])
+        run.quantile_forecasts = None
+        if c.quantiles:  # (n, H, T, Q): the median is the point forecast
+            run.quantile_forecasts = predicted
+            predicted = predicted[..., c.quantile_levels.index(0.5)]
         out = {c.model: predicted}
         for name, forecast in baseline_forecasts(x, H, T, run.series.season).items():
             if forecast is not None:
@@ -252,6 +263,13 @@ class ForecastTask(Task):
             key = "" if name == c.model else f"{name}_"
             metrics[f"{key}mse"] = float(np.mean(error ** 2))
             metrics[f"{key}mae"] = float(np.mean(np.abs(error)))
+        if c.quantiles:  # calibration: how often the truth falls inside the outer interval
+            levels, q = c.quantile_levels, run.quantile_forecasts
+            inside = (y >= q[..., 0]) & (y <= q[..., -1])
+            metrics[f"coverage_{levels[0]:g}_{levels[-1]:g}"] = float(inside.mean())
+            metrics["interval_nominal"] = levels[-1] - levels[0]
+            e = y[..., None] - q
+            metrics["pinball"] = float(np.mean(np.maximum(np.array(levels) * e, (np.array(levels) - 1) * e)))
         _, vy, vforecasts = self.forecasts(run, model, split=1)
         metrics["val_mse"] = float(np.mean((vforecasts[c.model] - vy) ** 2))
         metrics["wall_seconds"] = float(time.time() - getattr(run, "started", time.time()))
@@ -301,8 +319,12 @@ class ForecastTask(Task):
         inputs = keras.Input((c.input_length, C), name="series")
         x = keras.layers.Normalization(mean=mean, variance=var, name="normalise")(inputs)
         y = self.forecaster(run, model)(x)
-        outputs = keras.layers.Normalization(mean=mean[C - T:], variance=var[C - T:], invert=True,
-                                             name="to_raw_units")(y)
+        to_raw = keras.layers.Normalization(mean=mean[C - T:], variance=var[C - T:], invert=True,
+                                            name="to_raw_units")
+        if c.quantiles:  # (batch, H, T, Q): the statistics apply to the T axis
+            outputs = keras.ops.transpose(to_raw(keras.ops.transpose(y, (0, 1, 3, 2))), (0, 1, 3, 2))
+        else:
+            outputs = to_raw(y)
         return keras.Model(inputs, outputs, name=f"{model.name}_raw_units")
 
     def example_input(self, run):

@@ -55,7 +55,9 @@ def test_every_forecaster_trains_and_round_trips(name, tmp_path):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(TRAINING))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.skipif(
+    n == "gru_depth2" and keras.backend.backend() != "tensorflow",
+    reason="depth 2 on TensorFlow only (JAX suite time)")) for n in sorted(TRAINING)])
 def test_the_forecaster_of_a_saved_training_model_is_its_closed_loop(name, tmp_path):
     keras.utils.set_random_seed(0)
     train = TRAINING[name](L, H, C, 1, teacher_forcing=True, name=name)

@@ -103,11 +103,20 @@ def test_user_csv_with_exogenous_columns_and_its_errors(tmp_path, data_dir):
     common = ["--csv", "mine.csv", "--date_column", "when", "--epochs", "1", "--input_length", "24",
               "--horizon", "6", "--plots", "1", "--no_tracking"]
     run_cli(["train", "forecast", "--model", "patchtst", "--target", "OT", "--exogenous", "HUFL,MUFL",
-             "--patch_len", "8", "--stride", "4", "--run_dir", "csvrun", *common], cwd=tmp_path)
+             "--patch_len", "8", "--stride", "4", "--quantiles", "0.1,0.5,0.9", "--run_dir", "csvrun",
+             *common], cwd=tmp_path)
     data = json.loads((tmp_path / "csvrun" / "forecast_data.json").read_text())
     assert data["columns"] == ["HUFL", "MUFL", "OT"] and data["targets"] == 1 and data["freq"] == "h"
     assert data["rows"] == [420, 60 + 24, 120 + 24]  # 70 / 10 / 20 %
     assert (tmp_path / "csvrun" / "artifacts" / "patch_attention.png").is_file()
+    # Quantile heads: the pinball loss, the coverage of the 10-90 % interval, [H, T, Q] served.
+    metrics = json.loads((tmp_path / "csvrun" / "metrics.json").read_text())
+    assert 0 <= metrics["coverage_0.1_0.9"] <= 1 and metrics["interval_nominal"] == pytest.approx(0.8)
+    assert 0 < metrics["pinball"] < metrics["mae"]
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "csvrun" / "export" / "saved_model"))
+    assert tuple(served.forecast(tf.zeros((24, 3))).shape) == (6, 1, 3)
     bad = run_cli(["train", "forecast", "--target", "oil", "--run_dir", "bad", *common],
                   cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "no column 'oil'; the file has 'when', 'HUFL'" in bad.stderr
