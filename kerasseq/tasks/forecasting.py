@@ -36,6 +36,7 @@ SCORES_FILE = "forecast_scores.json"
 DATA_FILE = "forecast_data.json"
 TABLE_FILE = "forecast_table.md"
 BASELINES = ("last_value", "seasonal_naive")
+VALIDATION_CHECK = 1000  # validation windows (evenly spaced) of the per-epoch closed-loop MSE
 
 # Training recipes: the official scripts' settings (LTSF-Linear for DLinear, PatchTST's
 # supervised scripts), per dataset where they differ; ``patience`` for PatchTST is ours (the
@@ -211,7 +212,14 @@ class ForecastTask(Task):
         return dict(loss="mse", metrics=["mae"])
 
     def callbacks(self, run, model):
-        return [keras.callbacks.EarlyStopping("val_loss", patience=run.config.patience,
+        """Early stopping on the validation MSE; for teacher-forced models on the *closed-loop*
+        validation MSE (``val_closed_loop_mse``, on up to 1,000 windows each epoch), since the open-loop loss
+        says little about forecasts that feed back their own errors."""
+        if not self.teacher_forced(run):
+            return [keras.callbacks.EarlyStopping("val_loss", patience=run.config.patience,
+                                                  restore_best_weights=True)]
+        return [_ClosedLoopValidation(self, run),
+                keras.callbacks.EarlyStopping("val_closed_loop_mse", mode="min", patience=run.config.patience,
                                               restore_best_weights=True)]
 
     def forecaster(self, run, model):
@@ -237,9 +245,7 @@ class ForecastTask(Task):
             starts = np.unique(np.linspace(0, n - 1, count).astype(int))
         forecaster = self.forecaster(run, model)
         x, _, y = windows(values, starts, L, H, T)
-        predicted = np.concatenate([
-            keras.ops.convert_to_numpy(forecaster(x[s:s + batch], training=False))
-            for s in range(0, len(x), batch)])
+        predicted = forecaster.predict(x, batch_size=batch, verbose=0)  # compiled, not eager
         run.quantile_forecasts = None
         if c.quantiles:  # (n, H, T, Q): the median is the point forecast
             run.quantile_forecasts = predicted
@@ -339,6 +345,20 @@ class ForecastTask(Task):
         archive.add_endpoint(name="forecast", fn=forecast, input_signature=[
             tf.TensorSpec([run.config.input_length, len(run.series.columns)], tf.float32,
                           name="series")])
+
+
+class _ClosedLoopValidation(keras.callbacks.Callback):
+    """Adds the closed-loop MSE over (at most ``VALIDATION_CHECK``) validation windows to each
+    epoch's logs."""
+
+    def __init__(self, task, run):
+        super().__init__()
+        self.task, self.run = task, run
+
+    def on_epoch_end(self, epoch, logs=None):
+        _, y, forecasts = self.task.forecasts(self.run, self.model, split=1, count=VALIDATION_CHECK)
+        if logs is not None:
+            logs["val_closed_loop_mse"] = float(np.mean((forecasts[self.run.config.model] - y) ** 2))
 
 
 TASK = ForecastTask()

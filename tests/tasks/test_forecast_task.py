@@ -57,6 +57,9 @@ def test_grid_scores_every_model_and_baseline_and_writes_the_table(grid):
     # The recipes were filled in: DLinear's halving schedule, the seed models' cosine.
     state = json.loads((grid / "ETTh1_dlinear_12" / "checkpoint" / "state.json").read_text())
     assert state["config"]["lr_schedule"] == "halving" and state["config"]["learning_rate"] == 5e-3
+    # The teacher-forced LSTM stops early on its closed-loop validation error.
+    history = json.loads((grid / "ETTh1_lstm_12" / "checkpoint" / "state.json").read_text())["history"]
+    assert len(history["val_closed_loop_mse"]) == 1 and 0 < history["val_closed_loop_mse"][0] < 5
 
 
 def test_last_value_baseline_is_what_it_says():
