@@ -89,9 +89,10 @@ def plot_patch_attention(attention, path, patch_len: int, stride: int, channel_n
     shown = list(range(max(C - max_channels, 0), C))
     fig, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown) + 0.6, 3.4), squeeze=False)
     P = attention.shape[-1]
+    maps = attention[shown].mean(axis=1)  # (channels shown, patches, patches)
     for k, ch in enumerate(shown):
         ax = axes[0, k]
-        image = ax.imshow(attention[ch].mean(axis=0), cmap="magma", vmin=0)
+        image = ax.imshow(maps[k], cmap="magma", vmin=0, vmax=float(maps.max()))  # one scale
         name = channel_names[ch] if channel_names is not None else ch
         ax.set_title(f"{name}", fontsize=9)
         ticks = np.linspace(0, P - 1, min(P, 5)).astype(int)

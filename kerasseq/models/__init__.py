@@ -11,6 +11,6 @@ from kerasseq.models.vit import VIT_CONFIGS, build_vit, vit
 from kerasseq.models.swin import SWIN_CONFIGS, build_swin, build_swinv2, swin
 from kerasseq.models.trajectories import build_trajectory_forecaster, build_trajectory_model
 from kerasseq.models.forecasting import (FORECASTERS, build_dlinear, build_patchtst,
-                                        build_transformer_forecaster, patch_attention)
+                                        build_transformer_forecaster, patch_attention, with_revin)
 from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_narx, build_rnn_forecaster,
                                                   build_tdnn, forecaster_from_training_model)

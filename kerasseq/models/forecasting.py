@@ -258,6 +258,22 @@ def build_transformer_forecaster(input_length: int, horizon: int, channels: int,
 
 # The registry of forecasters by name. The recurrent and time-delay baselines ("narx",
 # "tdnn", "lstm", "gru") are added from their own module.
+def with_revin(model: keras.Model, name: str | None = None) -> keras.Model:
+    """``model`` (any forecaster of the common contract) between RevIN's normalisation of its
+    input window and the de-normalisation of its forecast (the last ``targets`` channels'
+    statistics), as PatchTST wraps its encoder: each window is scaled by its own mean and
+    standard deviation, which takes the level shifts between the splits off the model.
+
+    Example:
+    >>> model = with_revin(build_tdnn(336, 96, 7))
+    """
+    inputs = keras.Input(model.input.shape[1:], name="series")
+    revin = ReversibleInstanceNorm(name="revin")
+    x, mean, std = revin(inputs)
+    y = revin.denormalize(model(x), mean, std)
+    return keras.Model(inputs, y, name=name or f"{model.name}_revin")
+
+
 FORECASTERS = {
     "dlinear": build_dlinear,
     "patchtst": build_patchtst,

@@ -468,6 +468,9 @@ class ForecastConfig(RunConfig):
     individual: bool = param(False, "dlinear: one linear layer per channel")
     teacher_forcing: bool = param(True, "narx, lstm/gru decoder: train open loop on the true past "
                                   "values (evaluated closed loop)")
+    revin: bool = param(False, "tdnn, lstm, gru, narx: wrap the model in reversible instance "
+                        "normalisation (each window scaled by its own statistics; with "
+                        "--teacher_forcing false for the recurrent ones)")
     quantiles: str = param("", "dlinear, patchtst: forecast these quantile levels, comma-separated "
                            "(must include 0.5, e.g. 0.1,0.5,0.9), trained with the pinball loss")
     csv: str = param("", "forecast your own CSV file instead of a benchmark")
@@ -504,6 +507,15 @@ class ForecastConfig(RunConfig):
         for name in ("units", "patch_len", "stride"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.revin:
+            models = _names(self.model, FORECAST_MODELS, "model")
+            bad = [m for m in models if m in ("patchtst", "transformer", "dlinear")]
+            if bad:
+                raise UserError(f"--revin wraps tdnn, lstm, gru and narx; {', '.join(bad)} "
+                                "normalise (or not) as their papers do")
+            if self.teacher_forcing and any(m in ("lstm", "gru", "narx") for m in models):
+                raise UserError("--revin on lstm, gru or narx needs --teacher_forcing false (the "
+                                "wrapped model is the closed-loop forecaster)")
         if self.quantiles:
             try:
                 levels = self.quantile_levels

@@ -169,6 +169,14 @@ class ForecastTask(Task):
 
     # ------------------------------------------------------------------------ model
     def build_model(self, run):
+        model = self._build_model(run)
+        if run.config.revin:
+            from kerasseq.models.forecasting import with_revin
+
+            model = with_revin(model)
+        return model
+
+    def _build_model(self, run):
         from kerasseq.models.forecasting import FORECASTERS
         from kerasseq.models.recurrent_forecasting import RECURRENT_FORECASTERS
 

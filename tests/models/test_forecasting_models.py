@@ -163,3 +163,14 @@ def test_quantile_heads_are_the_point_head_per_level(name):
     out = _numpy(quantile(x))
     for k in range(3):
         np.testing.assert_allclose(out[..., k], expected, atol=1e-5)
+
+
+def test_with_revin_makes_any_forecaster_follow_the_windows_scale(tmp_path):
+    from kerasseq.models import build_tdnn, with_revin
+
+    model = with_revin(build_tdnn(LENGTH, HORIZON, CHANNELS, 1, filters=4, depth=1))
+    x = _series()
+    y = _numpy(model(x))
+    np.testing.assert_allclose(_numpy(model(3 * x + 5)), 3 * y + 5, atol=1e-4)
+    model.save(tmp_path / "revin.keras")
+    np.testing.assert_allclose(_numpy(keras.saving.load_model(tmp_path / "revin.keras")(x)), y, atol=1e-5)
