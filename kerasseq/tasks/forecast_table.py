@@ -60,9 +60,22 @@ def read_runs(run_dir, names=None) -> list[dict]:
     for folder in folders:
         scores, metrics = folder / "forecast_scores.json", folder / "metrics.json"
         if scores.exists() and metrics.exists():
-            runs.append({**json.loads(scores.read_text()), "metrics": json.loads(metrics.read_text()),
-                         "dir": folder.name})
+            run = {**json.loads(scores.read_text()), "metrics": json.loads(metrics.read_text()),
+                   "dir": folder.name}
+            state = folder / "checkpoint" / "state.json"
+            run["model"] = model_label(run["model"], json.loads(state.read_text())["config"]
+                                       if state.exists() else {})
+            runs.append(run)
     return runs
+
+
+def model_label(model: str, config: dict) -> str:
+    """A model's column name: ``+revin`` when wrapped in RevIN, ``(free)`` for a recurrent
+    model trained closed loop rather than with teacher forcing."""
+    label = model
+    if model in ("lstm", "gru", "narx") and config.get("teacher_forcing") is False:
+        label += " (free)"
+    return label + ("+revin" if config.get("revin") else "")
 
 
 def forecast_table(runs: list[dict]) -> str:

@@ -123,3 +123,11 @@ def test_user_csv_with_exogenous_columns_and_its_errors(tmp_path, data_dir):
     bad = run_cli(["train", "forecast", "--target", "oil", "--run_dir", "bad", *common],
                   cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "no column 'oil'; the file has 'when', 'HUFL'" in bad.stderr
+
+
+def test_table_columns_name_the_variants():
+    from kerasseq.tasks.forecast_table import model_label
+
+    assert model_label("lstm", {"teacher_forcing": False, "revin": True}) == "lstm (free)+revin"
+    assert model_label("tdnn", {"teacher_forcing": False}) == "tdnn"
+    assert model_label("narx", {"teacher_forcing": True}) == "narx"
