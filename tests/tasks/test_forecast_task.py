@@ -86,10 +86,9 @@ def test_saved_model_forecasts_raw_units_without_kerasseq(grid, tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
     served = np.load(tmp_path / "y.npy")
     assert served.shape == (12, 7)
-    import kerasseq.layers  # noqa: F401  (registers the custom objects)
-    import kerasseq.optimizers  # noqa: F401
+    from kerasseq.checkpoint import Checkpoint
 
-    trained = keras.saving.load_model(run / "checkpoint" / "model.keras", compile=False)
+    trained = Checkpoint(run).load_model()  # registers kerasseq's layers and schedules
     normalised = (series - np.array(data["mean"])) / np.array(data["std"])
     expected = np.asarray(trained(normalised[None].astype("float32")))[0] * data["std"] + np.array(data["mean"])
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)  # statistics inside
@@ -98,7 +97,7 @@ def test_saved_model_forecasts_raw_units_without_kerasseq(grid, tmp_path):
 
 
 @pytest.mark.skipif(not TENSORFLOW, reason="the CLI runs on the default backend")
-def test_user_csv_with_exogenous_columns_and_its_errors(tmp_path, data_dir):
+def test_user_csv_with_exogenous_columns_and_quantiles(tmp_path, data_dir):
     import pandas as pd
 
     frame = pd.read_csv(data_dir / "ett" / "ETTh1.csv").iloc[:600]
@@ -120,9 +119,7 @@ def test_user_csv_with_exogenous_columns_and_its_errors(tmp_path, data_dir):
 
     served = tf.saved_model.load(str(tmp_path / "csvrun" / "export" / "saved_model"))
     assert tuple(served.forecast(tf.zeros((24, 3))).shape) == (6, 1, 3)
-    bad = run_cli(["train", "forecast", "--target", "oil", "--run_dir", "bad", *common],
-                  cwd=tmp_path, check=False)
-    assert bad.returncode == 2 and "no column 'oil'; the file has 'when', 'HUFL'" in bad.stderr
+
 
 
 def test_table_columns_name_the_variants():
