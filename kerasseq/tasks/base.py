@@ -44,6 +44,18 @@ class Task:
 
         return resolve_jit_compile(run.config.jit_compile)
 
+    @staticmethod
+    def jit_off_on_tensorflow_cpu(setting):
+        """``auto`` becomes off on TensorFlow without a GPU, where XLA measured slower for the
+        ConvLSTM and the forecasters; any other setting (and other backends) stay as set."""
+        import keras
+
+        if keras.backend.backend() == "tensorflow" and setting == "auto":
+            import tensorflow as tf
+
+            return bool(tf.config.list_physical_devices("GPU"))
+        return setting
+
     def callbacks(self, run, model) -> list:
         """Extra Keras callbacks for ``fit`` (sampling, state resets ...)."""
         return []

@@ -205,12 +205,7 @@ class ForecastTask(Task):
     def jit_compile(self, run):
         """XLA off on TensorFlow's CPU, where it measured slower (PatchTST on ETTh1: 0.54 s
         against 0.45 s per batch of 128)."""
-        setting = super().jit_compile(run)
-        if keras.backend.backend() == "tensorflow" and setting == "auto":
-            import tensorflow as tf
-
-            return bool(tf.config.list_physical_devices("GPU"))
-        return setting
+        return self.jit_off_on_tensorflow_cpu(super().jit_compile(run))
 
     def compile_args(self, run):
         if run.config.quantiles:

@@ -184,12 +184,7 @@ class NowcastTask(Task):
     def jit_compile(self, run):
         """XLA off on TensorFlow's CPU: its ConvLSTM step measured 70× slower there than the
         graph without XLA (143 s against 2.1 s per batch of 16 at 64-32-32 filters)."""
-        setting = super().jit_compile(run)
-        if keras.backend.backend() == "tensorflow" and setting == "auto":
-            import tensorflow as tf
-
-            return bool(tf.config.list_physical_devices("GPU"))
-        return setting
+        return self.jit_off_on_tensorflow_cpu(super().jit_compile(run))
 
     # ------------------------------------------------------------------- evaluation
     def _scores(self, run):
