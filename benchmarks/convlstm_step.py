@@ -74,7 +74,7 @@ import argparse
 import time
 
 import numpy as np
-from keras_timing import keras_fit
+from keras_timing import keras_fit, keras_peak_memory, keras_settings, keras_train_on_batch
 
 SIZES = {"small": (32, 16, 16), "paper": (128, 64, 64)}
 INPUT_FRAMES, OUTPUT_FRAMES, FRAME = 10, 10, (64, 64, 1)
@@ -131,70 +131,6 @@ def make_batches(count, seed=0):
 # ---------------------------------------------------------------------------------- Keras
 
 
-def keras_settings(no_tf32):
-    """(jit_compile, device description) for this backend; applies ``no_tf32``."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        if no_tf32:
-            jax.config.update("jax_default_matmul_precision", "highest")
-        device = jax.devices()[0]
-        return True, (f"jax {jax.__version__}, device {getattr(device, 'device_kind', '?')} "
-                      f"({device.platform}), jax_default_matmul_precision="
-                      f"{jax.config.jax_default_matmul_precision}")
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if no_tf32:
-            tf.config.experimental.enable_tensor_float_32_execution(False)
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        # XLA's ConvLSTM on a CPU is ~100x slower than TensorFlow's own kernels.
-        return gpu, (f"tensorflow {tf.__version__}, {'GPU' if gpu else 'CPU, no GPU'}, TF32 "
-                     f"{tf.config.experimental.tensor_float_32_execution_enabled()}")
-    import torch
-
-    if no_tf32:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    return False, f"torch {torch.__version__}, cuda {torch.cuda.is_available()}"
-
-
-def keras_peak_memory():
-    """(peak bytes or None, how it was read)."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        stats = jax.devices()[0].memory_stats() or {}  # None on a CPU
-        if "peak_bytes_in_use" in stats:
-            return stats["peak_bytes_in_use"], "jax peak_bytes_in_use since the process started"
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        if tf.config.list_physical_devices("GPU"):
-            return (tf.config.experimental.get_memory_info("GPU:0")["peak"],
-                    "tf get_memory_info peak since the process started")
-    else:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.max_memory_allocated(), "torch max_memory_allocated"
-    return None, "no device memory statistics on a CPU"
-
-
-def keras_train_on_batch(model, pool, warmup, steps):
-    for i in range(warmup):
-        model.train_on_batch(*pool[i % POOL])
-    start = time.perf_counter()
-    for i in range(steps):
-        model.train_on_batch(*pool[i % POOL])  # returns the loss as a Python float: a sync
-    return (time.perf_counter() - start) / steps
-
-
 def keras_main(sizes, warmup, steps, no_tf32, variants):
     import keras
 
@@ -202,7 +138,8 @@ def keras_main(sizes, warmup, steps, no_tf32, variants):
 
     if variants:
         print("# --variants is for the torch side; ignored", flush=True)
-    jit_compile, device = keras_settings(no_tf32)
+    # XLA's ConvLSTM on a CPU is ~100x slower than TensorFlow's own kernels.
+    jit_compile, device = keras_settings(no_tf32, jit_on_tensorflow_cpu=False)
     framework = f"keras:{keras.backend.backend()}"
     print(f"# keras {keras.__version__}, {device}, jit_compile={jit_compile}", flush=True)
     for size in sizes:

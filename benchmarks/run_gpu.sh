@@ -5,7 +5,8 @@
 # ../shared/gpu/README.md and benchmarks/RESULTS.md.
 #
 # Groups (arguments; default: all, in this order):
-#   text    transformer_step.py and charlm_train_step.py against attention_transformer.py
+#   text    transformer_step.py, both sides (the Transformer step, SDPA and MHA)
+#   text-extra  the peer attention_transformer.py (both columns) and charlm_train_step.py
 #   vision  vision_throughput.py (kerasseq Swin-T, Swin V2-T, ViT-B/16; keras-hub's Swin-T)
 #           against timm (recurrent_conv_swin.py torch swin)
 #   detection  detr_step.py: a DETR training step, kerasseq on JAX against transformers'
@@ -19,6 +20,14 @@
 #           one-layer ConvLSTM peer (recurrent_conv_swin.py convlstm, both columns); one
 #           process per side and size (JAX's peak memory cannot be reset); its sides' limits
 #           add up to 400 s; not in the default run
+#   forecast   patchtst_step.py: a PatchTST training step, kerasseq on JAX against Hugging Face
+#           transformers' PatchTSTForPrediction (eager and torch.compile) at the ETTh1 and
+#           Weather sizes, with peak memory; one Keras process per size; limits add up to 220 s
+#   forecast-train  PatchTST's full recipe (100 epochs, early stopping at patience 10) on
+#           ETTh1 and ETTh2 at horizons 96-720: `kerasseq train forecast` on JAX without
+#           MLflow, the 8 runs at once (one process each, sharing the GPU), at most 240 s; the
+#           run folders (metrics, history, forecast_scores.json, plots, checkpoint) come back
+#           as $OUT/forecast_runs.tgz. Needs the ETT files under .whl/data/ett (below)
 #
 # Prepare once, in the checkout (../shared does not travel to the GPU machine; keras-hub is
 # not installed there, and its pure-Python wheel needs no TensorFlow on JAX):
@@ -26,11 +35,14 @@
 #   python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_28_x86_64 -d .whl keras-hub==0.32.0
 #   grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
+#   mkdir -p .whl/data/ett && cp ../shared/data/ett/ETTh[12].csv .whl/data/ett/   # forecast-train
 # then one device call:
 #   run(command="bash benchmarks/run_gpu.sh", carry=[".whl"], timeout_s=480)
 #   run(command="bash benchmarks/run_gpu.sh vision", carry=[".whl"], timeout_s=480)
 #   run(command="BUDGET=560 bash benchmarks/run_gpu.sh detection", carry=[".whl"], timeout_s=600)
 #   run(command="bash benchmarks/run_gpu.sh nowcast", carry=[".whl"], timeout_s=480)
+#   run(command="BUDGET=570 bash benchmarks/run_gpu.sh text forecast forecast-train nowcast",
+#       carry=[".whl"], timeout_s=600)
 #
 # Each side gets a time limit, and all together stop by BUDGET seconds (default 420) so that
 # whatever finished comes back; the sides that no longer fit are skipped (each says so), so
@@ -42,10 +54,13 @@ BUDGET=${BUDGET:-420}
 results=$OUT/results.txt
 log=$OUT/log.txt
 groups=("$@")
-((${#groups[@]})) || groups=(text vision)
+((${#groups[@]})) || groups=(text vision text-extra)
 for group in "${groups[@]}"; do
-  [[ $group == text || $group == vision || $group == detection || $group == nowcast ]] \
-    || { echo "unknown group $group (text, vision, detection, nowcast)"; exit 2; }
+  case $group in
+    text | text-extra | vision | detection | nowcast | forecast | forecast-train) ;;
+    *) echo "unknown group $group (text, text-extra, vision, detection, nowcast, forecast," \
+         "forecast-train)"; exit 2 ;;
+  esac
 done
 
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
@@ -75,12 +90,19 @@ bench() {  # bench LIMIT_S COMMAND...: run one side, keep its RESULT, MFU, SHARE
 }
 
 text() {
-  # The peer first: its figures in this session, against the table in ../shared/gpu/README.md.
-  bench 90 python3 .whl/attention_transformer.py torch
+  # Both sides of transformer_step.py (which also times the peer's attention cases).
   bench 90 python3 benchmarks/transformer_step.py torch
   bench 200 python3 benchmarks/transformer_step.py keras
+}
+
+text_extra() {
+  # The peer's own run (its figures in this session, against ../shared/gpu/README.md) and the
+  # character LM's step on both sides.
+  bench 90 python3 .whl/attention_transformer.py torch
   bench 60 python3 benchmarks/charlm_train_step.py torch
   bench 120 python3 benchmarks/charlm_train_step.py keras
+  # The peer's own Keras column (MHA jitted with its weights as constants).
+  bench 90 python3 .whl/attention_transformer.py keras
 }
 
 vision() {
@@ -121,9 +143,47 @@ nowcast() {
   bench 65 python3 $script keras --sizes paper
 }
 
+forecast() {
+  { python3 -c "import transformers; print('# transformers', transformers.__version__)" 2>/dev/null \
+    || echo "# transformers does not import"; } | tee -a "$results" "$log"
+  local script=benchmarks/patchtst_step.py
+  bench 100 python3 $script torch
+  bench 60 python3 $script keras --sizes etth1
+  bench 60 python3 $script keras --sizes weather
+}
+
+forecast_train() {
+  # Eight single-horizon runs at once: each is launch-bound (a small model), so they share
+  # the GPU well; JAX must not preallocate 75 % of its memory per process.
+  local limit=240 left=$((BUDGET - SECONDS)) runs=/tmp/forecast_runs pids=()
+  ((left < limit)) && limit=$left
+  if ((limit < 60)); then
+    echo "# skipped, out of time: forecast-train" | tee -a "$results" "$log"
+    return
+  fi
+  echo "# forecast-train: PatchTST on ETTh1, ETTh2 x 96-720, at most ${limit} s" | tee -a "$results" "$log"
+  mkdir -p $runs
+  for dataset in ETTh1 ETTh2; do
+    for horizon in 96 192 336 720; do
+      XLA_PYTHON_CLIENT_PREALLOCATE=false KERASSEQ_DATA_DIR=$PWD/.whl/data timeout "$limit" \
+        python3 -m kerasseq.cli train forecast --dataset $dataset --model patchtst \
+        --horizon $horizon --no_tracking --run_dir $runs/${dataset}_patchtst_$horizon \
+        > $runs/${dataset}_$horizon.log 2>&1 &
+      pids+=($!)
+    done
+  done
+  wait "${pids[@]}"
+  for f in $runs/*.log; do
+    { echo "## $f"; grep -E "^(Epoch [0-9]+/|Final metrics|error:|Traceback|[A-Za-z]+Error)" "$f" | tail -3; } \
+      | tee -a "$results"
+    cat "$f" >> "$log"
+  done
+  # The checkpoints (about 1 MB each) come back too: a run stopped at the limit can be
+  # evaluated or resumed on the CPU; the exported copies do not.
+  tar -czf "$OUT/forecast_runs.tgz" -C $runs --exclude='export' . 2>&1 | tail -2
+}
+
 for group in "${groups[@]}"; do
-  "$group"
+  "${group//-/_}"
 done
-# Optional, last: the peer's own Keras column (MHA jitted with its weights as constants).
-[[ " ${groups[*]} " == *" text "* ]] && bench 90 python3 .whl/attention_transformer.py keras
 echo "# done in ${SECONDS} s" | tee -a "$results" "$log"
