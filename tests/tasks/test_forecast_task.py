@@ -46,8 +46,10 @@ def test_grid_scores_every_model_and_baseline_and_writes_the_table(grid):
         metrics = json.loads((grid / name / "metrics.json").read_text())
         scores = json.loads((grid / name / "forecast_scores.json").read_text())
         assert metrics["test_windows"] == 40 and metrics["epochs"] == 1
-        for key in ("mse", "last_value_mse", "seasonal_naive_mse", "val_mse"):
+        for key in ("mse", "last_value_mse", "seasonal_naive_mse", "val_mse", "mse_drop_last"):
             assert 0 < metrics[key] < 5, (name, key)
+        # The field's loaders score 32 of the 40 windows (drop_last at batch 32): another mean.
+        assert metrics["mse_drop_last"] != pytest.approx(metrics["mse"], rel=1e-6)
         assert set(scores["scores"]) == {name.split("_")[1], "last_value", "seasonal_naive"}
         assert len(scores["scores"]["last_value"]["mse_by_step"]) == 12
         assert np.mean(scores["scores"]["last_value"]["mse_by_step"]) == pytest.approx(
