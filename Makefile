@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 KERASSEQ_DATA_DIR ?= $(abspath ../shared/data)
 export KERASSEQ_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Test processes (pytest-xdist; one test file stays in one process): the CI machine's 2 cores.
+TEST_WORKERS ?= 2
 JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py tests/test_boxes.py \
   tests/diagnostics/test_vision.py tests/tasks/test_trajectories_task.py tests/tasks/test_forecast_task.py \
   tests/data/test_forecasting_data.py
@@ -32,8 +34,8 @@ demo: install
 	@echo "Full run (README):  $(BIN)/kerasseq train charlm"
 
 test: install
-	$(BIN)/python -m pytest -q tests notebooks --nbmake
-	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q $(JAX_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests notebooks --nbmake
+	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(JAX_TESTS)
 
 clean:
 	rm -rf $(VENV) runs mlflow.db mlruns mlartifacts
