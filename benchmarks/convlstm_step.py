@@ -27,7 +27,10 @@ Sides (the first argument):
   Timed through ``model.fit`` (what ``kerasseq.training`` runs: steps dispatched ahead, the
   last one awaited; the data is a generator yielding device-resident batches, so no
   host->device copy is timed) and ``train_on_batch`` (a host copy of the loss every step: the
-  peer's Keras timing).
+  peer's Keras timing). ``--layer kerasseq`` builds it with ``recurrent_layer="kerasseq"``
+  (``kerasseq.layers.ConvLSTM``: the same weights and outputs, the input convolution of all
+  frames before an unrolled time loop, none in the forecaster's first layer); its cases are
+  named ``...-kerasseq-fit`` and ``...-kerasseq-train_on_batch``.
 - ``torch``: a ``ConvLSTMCell`` (one ``Conv2d`` over ``cat([x, h])`` to the 4 gates i, f, g,
   o, with bias: the same parameter count as ``ConvLSTM2D``), Python loops over layers and
   time, ``pixel_unshuffle``/``pixel_shuffle`` for the patches, zero frames into the
@@ -59,6 +62,7 @@ patch's channels (channel, row, column), SpaceToDepth (row, column, channel): th
 these 1-channel frames.
 
     KERAS_BACKEND=jax python benchmarks/convlstm_step.py keras
+    KERAS_BACKEND=jax python benchmarks/convlstm_step.py keras --layer kerasseq
     python benchmarks/convlstm_step.py torch          # pip install torch==2.13.0
     KERAS_BACKEND=tensorflow python benchmarks/convlstm_step.py keras --steps 2 --sizes small
 
@@ -81,6 +85,7 @@ INPUT_FRAMES, OUTPUT_FRAMES, FRAME = 10, 10, (64, 64, 1)
 KERNEL, PATCH, BATCH, LEARNING_RATE = 5, 4, 16, 1e-3
 WARMUP, STEPS, POOL = 5, 30, 2
 VARIANTS = ("eager", "compile")
+LAYERS = {"keras": "keras.layers.ConvLSTM2D", "kerasseq": "kerasseq.layers.ConvLSTM"}
 
 
 def expected_parameters(filters):
@@ -131,7 +136,7 @@ def make_batches(count, seed=0):
 # ---------------------------------------------------------------------------------- Keras
 
 
-def keras_main(sizes, warmup, steps, no_tf32, variants):
+def keras_main(sizes, warmup, steps, no_tf32, variants, layer="keras"):
     import keras
 
     from kerasseq.models.nowcasting import build_convlstm_forecaster
@@ -141,13 +146,15 @@ def keras_main(sizes, warmup, steps, no_tf32, variants):
     # XLA's ConvLSTM on a CPU is ~100x slower than TensorFlow's own kernels.
     jit_compile, device = keras_settings(no_tf32, jit_on_tensorflow_cpu=False)
     framework = f"keras:{keras.backend.backend()}"
-    print(f"# keras {keras.__version__}, {device}, jit_compile={jit_compile}", flush=True)
+    print(f"# keras {keras.__version__}, {device}, jit_compile={jit_compile}, recurrent layer "
+          f"{LAYERS[layer]}", flush=True)
+    tag = "" if layer == "keras" else f"{layer}-"  # the default's case names stay as they were
     for size in sizes:
         filters = SIZES[size]
         start = time.perf_counter()
         model = build_convlstm_forecaster(INPUT_FRAMES, OUTPUT_FRAMES, FRAME, filters=filters,
                                           kernel_size=KERNEL, patch_size=PATCH,
-                                          output_activation="sigmoid")
+                                          output_activation="sigmoid", recurrent_layer=layer)
         describe(framework, size, filters, model.count_params())
         model.compile(keras.optimizers.Adam(LEARNING_RATE), keras.losses.BinaryCrossentropy(),
                       jit_compile=jit_compile)
@@ -156,10 +163,10 @@ def keras_main(sizes, warmup, steps, no_tf32, variants):
         seconds = keras_fit(model, pool, warmup, steps)
         print(f"# built, compiled and ran {warmup} + {steps} fit steps in "
               f"{time.perf_counter() - start:.1f} s", flush=True)
-        report(framework, case_name(size, filters, "fit"), seconds)
-        report(framework, case_name(size, filters, "train_on_batch"),
+        report(framework, case_name(size, filters, f"{tag}fit"), seconds)
+        report(framework, case_name(size, filters, f"{tag}train_on_batch"),
                keras_train_on_batch(model, pool, warmup, steps))
-        report_memory(framework, case_name(size, filters, "train"), *keras_peak_memory())
+        report_memory(framework, case_name(size, filters, f"{tag}train"), *keras_peak_memory())
         del model, pool
 
 
@@ -304,6 +311,9 @@ def parse_args(argv=None):
     parser.add_argument("--variants", default=None,
                         help=f"torch side, comma-separated, of: {', '.join(VARIANTS)} (default: "
                              "both on CUDA, eager on a CPU)")
+    parser.add_argument("--layer", choices=tuple(LAYERS), default="keras",
+                        help="keras side: the ConvLSTM layer, keras (ConvLSTM2D, default) or "
+                             "kerasseq (kerasseq.layers.ConvLSTM)")
     parser.add_argument("--no-tf32", action="store_true",
                         help="full fp32 convolutions on both sides (default: each framework's)")
     args = parser.parse_args(argv)
@@ -315,6 +325,8 @@ def parse_args(argv=None):
         args.variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
         if not args.variants or any(v not in VARIANTS for v in args.variants):
             parser.error(f"--variants takes {', '.join(VARIANTS)}; got {args.variants}")
+    if args.side == "torch" and args.layer != "keras":
+        parser.error("--layer is for the keras side")
     if args.steps < 1:
         parser.error(f"--steps must be positive, got {args.steps}")
     if args.warmup is None:
@@ -326,5 +338,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     args = parse_args()
-    (torch_main if args.side == "torch" else keras_main)(args.sizes, args.warmup, args.steps,
-                                                         args.no_tf32, args.variants)
+    if args.side == "torch":
+        torch_main(args.sizes, args.warmup, args.steps, args.no_tf32, args.variants)
+    else:
+        keras_main(args.sizes, args.warmup, args.steps, args.no_tf32, args.variants, args.layer)

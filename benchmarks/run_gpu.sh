@@ -18,8 +18,9 @@
 #           kerasseq on JAX against the same network in PyTorch (eager and torch.compile), at
 #           filters (32,16,16) and (128,64,64), with peak memory (MEMORY lines), after the
 #           one-layer ConvLSTM peer (recurrent_conv_swin.py convlstm, both columns); one
-#           process per side and size (JAX's peak memory cannot be reset); its sides' limits
-#           add up to 400 s; not in the default run
+#           process per side and size (JAX's peak memory cannot be reset), each Keras size
+#           with keras.layers.ConvLSTM2D and with kerasseq's ConvLSTM (--layer kerasseq); its
+#           sides' limits add up to 530 s; not in the default run
 #   forecast   patchtst_step.py: a PatchTST training step, kerasseq on JAX against Hugging Face
 #           transformers' PatchTSTForPrediction (eager and torch.compile) at the ETTh1 and
 #           Weather sizes, with peak memory; one Keras process per size; limits add up to 220 s
@@ -139,8 +140,10 @@ nowcast() {
   bench 40 python3 .whl/recurrent_conv_swin.py keras convlstm
   bench 85 python3 $script torch --sizes small  # torch.compile of 60 unrolled cells
   bench 65 python3 $script keras --sizes small
+  bench 65 python3 $script keras --sizes small --layer kerasseq
   bench 85 python3 $script torch --sizes paper
   bench 65 python3 $script keras --sizes paper
+  bench 65 python3 $script keras --sizes paper --layer kerasseq
 }
 
 forecast() {

@@ -7,7 +7,10 @@ from typing import Sequence
 
 import keras
 
+from kerasseq.layers.conv_lstm import ConvLSTM
 from kerasseq.layers.frames import DepthToSpace, EmptyFrames, SpaceToDepth
+
+RECURRENT_LAYERS = ("keras", "kerasseq")
 
 
 def _per_layer(value, depth: int, name: str) -> list[int]:
@@ -22,6 +25,7 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
                               frame_shape: Sequence[int] = (64, 64, 1),
                               filters: Sequence[int] = (64, 32, 32), kernel_size=5,
                               patch_size: int = 4, output_activation: str | None = "sigmoid",
+                              recurrent_layer: str = "keras",
                               name: str = "convlstm_forecaster") -> keras.Model:
     """Shi et al.'s encoding-forecasting network: J frames in, K frames out.
 
@@ -48,6 +52,11 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
         patch_size: the patch-to-depth block (1: none).
         output_activation: ``"sigmoid"`` for pixel probabilities (the cross-entropy loss),
             ``None`` for a real-valued output (MSE/MAE on rain rates).
+        recurrent_layer: ``"keras"``: ``keras.layers.ConvLSTM2D``; ``"kerasseq"``:
+            :class:`kerasseq.layers.ConvLSTM`, the same math and weights (the two builds share
+            layer names and weight shapes, so ``set_weights`` carries weights across) with the
+            input convolution of all frames before the time loop, the loop unrolled (up to 32
+            frames), and no input convolution in the forecaster's first layer (zero frames).
         name: the model's name.
 
     Returns:
@@ -67,6 +76,9 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
             int(output_frames) != output_frames or output_frames < 1:
         raise ValueError("Expected positive integers input_frames and output_frames. Received: "
                          f"input_frames={input_frames!r}, output_frames={output_frames!r}")
+    if recurrent_layer not in RECURRENT_LAYERS:
+        raise ValueError(f"Expected recurrent_layer to be one of {RECURRENT_LAYERS}. Received: "
+                         f"recurrent_layer={recurrent_layer!r}")
     if len(frame_shape) != 3:
         raise ValueError(f"Expected frame_shape=(height, width, channels). Received: "
                          f"frame_shape={frame_shape!r}")
@@ -81,16 +93,23 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
 
     inputs = keras.Input((input_frames, height, width, channels), name="frames")
     x = SpaceToDepth(patch_size, name="patches")(inputs) if patch_size > 1 else inputs
+
+    def conv_lstm(f, k, name, return_state=False, zero_inputs=False):
+        if recurrent_layer == "kerasseq":
+            return ConvLSTM(f, k, return_sequences=True, return_state=return_state,
+                            zero_inputs=zero_inputs, name=name)
+        return keras.layers.ConvLSTM2D(f, k, padding="same", return_sequences=True,
+                                       return_state=return_state, name=name)
+
     states = []
     for i, (f, k) in enumerate(zip(filters, kernels)):
-        x, h, c = keras.layers.ConvLSTM2D(f, k, padding="same", return_sequences=True,
-                                          return_state=True, name=f"encoder_{i}")(x)
+        x, h, c = conv_lstm(f, k, f"encoder_{i}", return_state=True)(x)
         states.append([h, c])
     x = EmptyFrames(output_frames, name="no_input")(x)
     forecasts = []
     for i, (f, k) in enumerate(zip(filters, kernels)):
-        x = keras.layers.ConvLSTM2D(f, k, padding="same", return_sequences=True,
-                                    name=f"forecaster_{i}")(x, initial_state=states[i])
+        # The first forecaster layer's frames are EmptyFrames' zeros: ConvLSTM skips them.
+        x = conv_lstm(f, k, f"forecaster_{i}", zero_inputs=i == 0)(x, initial_state=states[i])
         forecasts.append(x)
     x = forecasts[0] if len(forecasts) == 1 else keras.layers.Concatenate(name="all_states")(forecasts)
     x = keras.layers.Dense(channels * patch_size ** 2, name="output_1x1")(x)  # a 1×1 convolution

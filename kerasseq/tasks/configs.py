@@ -297,6 +297,8 @@ class DetectionConfig(RunConfig):
 
 
 NOWCAST_DATASETS = ("movingmnist", "radar")
+# kerasseq.models.nowcasting.RECURRENT_LAYERS, without importing Keras (a test keeps them equal).
+NOWCAST_RECURRENT_LAYERS = ("keras", "kerasseq")
 # kerasseq.data.radar.DEFAULT_TEST_EVENTS / RADAR_EVENTS, without importing NumPy.
 RADAR_TEST_EVENTS = "mch/20150515,fmi/20160928"
 RADAR_EVENT_NAMES = ("mch/20150515", "mch/20160711", "mch/20170131", "fmi/20160928", "fmi/20170509")
@@ -321,6 +323,10 @@ class NowcastConfig(RunConfig):
                          "paper's best: 128,64,64)")
     kernel_size: int = param(5, "ConvLSTM kernel size (the paper's best: 5)")
     patch_size: int = param(4, "patch-to-depth block (4: 64×64×1 -> 16×16×16, as the paper)")
+    recurrent_layer: str = param("keras", "keras: keras.layers.ConvLSTM2D; kerasseq: "
+                                 "kerasseq.layers.ConvLSTM, the same math and weights, the input "
+                                 "convolutions taken before the time loop",
+                                 choices=NOWCAST_RECURRENT_LAYERS)
     loss: str = param("auto", "auto (movingmnist: bce, radar: balanced), bce: per-pixel "
                       "cross-entropy, mse or mae (radar: on log-scaled rain rate), balanced: "
                       "radar: MSE + MAE weighted by rain intensity (Shi et al. 2017)",

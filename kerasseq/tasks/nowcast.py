@@ -167,7 +167,7 @@ class NowcastTask(Task):
         J, K = c.frames
         return build_convlstm_forecaster(  # Keras' ConvLSTM2D needs static frame sizes
             J, K, (*self.frame_size(run), 1), filters=c.filter_list, kernel_size=c.kernel_size,
-            patch_size=c.patch_size,
+            patch_size=c.patch_size, recurrent_layer=c.recurrent_layer,
             output_activation="sigmoid" if c.loss_name == "bce" else None,
             name=f"convlstm_{c.dataset}")
 

@@ -87,6 +87,30 @@ def test_shapes_parameters_and_options(tmp_path):
     assert plain.output_shape == (None, 2, 8, 8, 1)
 
 
+def test_kerasseq_conv_lstm_gives_the_keras_models_predictions(tmp_path):
+    import kerasseq.layers  # noqa: F401 (registers the custom layers)
+
+    args = dict(input_frames=3, output_frames=2, frame_shape=(8, 8, 1), filters=(4, 3),
+                kernel_size=3, patch_size=2)
+    reference = build_convlstm_forecaster(**args)
+    model = build_convlstm_forecaster(**args, recurrent_layer="kerasseq")
+    assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
+    assert isinstance(model.get_layer("encoder_0"), kerasseq.layers.ConvLSTM)
+    assert model.get_layer("forecaster_0").zero_inputs
+    assert not model.get_layer("forecaster_1").zero_inputs
+    rng = np.random.default_rng(1)
+    for w in reference.weights:
+        w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
+    for layer in reference.layers:  # one to one by name
+        model.get_layer(layer.name).set_weights(layer.get_weights())
+    x = rng.random((2, 3, 8, 8, 1)).astype("float32")
+    expected = np.asarray(reference(x))
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-5)
+    model.save(tmp_path / "kerasseq_forecaster.keras")
+    loaded = keras.saving.load_model(tmp_path / "kerasseq_forecaster.keras")
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, atol=1e-5)
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="patch_size"):
         build_convlstm_forecaster(2, 2, (10, 10, 1), filters=(4,), patch_size=4)
@@ -94,3 +118,12 @@ def test_bad_arguments_are_named():
         build_convlstm_forecaster(2, 2, (8, 8, 1), filters=(4, 4), kernel_size=(3, 3, 3))
     with pytest.raises(ValueError, match="output_frames"):
         build_convlstm_forecaster(2, 0, (8, 8, 1))
+    with pytest.raises(ValueError, match="recurrent_layer"):
+        build_convlstm_forecaster(2, 2, (8, 8, 1), recurrent_layer="torch")
+
+
+def test_the_task_offers_every_recurrent_layer():
+    from kerasseq.models.nowcasting import RECURRENT_LAYERS
+    from kerasseq.tasks.configs import NOWCAST_RECURRENT_LAYERS
+
+    assert NOWCAST_RECURRENT_LAYERS == RECURRENT_LAYERS
