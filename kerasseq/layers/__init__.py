@@ -3,10 +3,13 @@
 Every public layer is registered under the ``kerasseq`` package for ``.keras`` save/load.
 Recurrent cells (leaky-integrator units, MUT1-3, a time-delay Elman cell) are Keras RNN
 cells: run them with ``keras.layers.RNN(cell)``, as :func:`kerasseq.models.build_stacked_rnn`
-runs Keras core recurrent layers; new attention layers land here.
+runs Keras core recurrent layers; ``ConvLSTM`` is ``keras.layers.ConvLSTM2D``'s math with the
+input convolutions out of the time loop (a whole-sequence layer, not a cell); new attention
+layers land here.
 """
 
 from kerasseq.layers.characters import CharacterEncoder
+from kerasseq.layers.conv_lstm import ConvLSTM
 from kerasseq.layers.drop_path import StochasticDepth
 from kerasseq.layers.frames import DepthToSpace, EmptyFrames, LogScaling, SpaceToDepth
 from kerasseq.layers.social import OccupancyPooling, SocialPooling, social_grid_mask
@@ -30,3 +33,4 @@ from kerasseq.layers.detr import (DETRDecoderLayer, DETREncoderLayer, ObjectQuer
                                   SinePositionEmbedding2D, sine_position_encoding_2d)
 from kerasseq.layers.forecasting import PatchTSTEncoder, ReversibleInstanceNorm, SeriesDecomposition, num_patches
 from kerasseq.layers.narx import NARX, RNNEncoderDecoder
+from kerasseq.layers.tree import BinaryTreeLSTM, RecursiveNN, RNTN, evaluate_tree_levels
