@@ -63,3 +63,13 @@ class _EpochBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self.epoch += 1
         self.items = self.plan(self.epoch)
+
+
+def numpy_batches(dataset):
+    """The ``(inputs, targets)`` NumPy batches of a finite ``tf.data.Dataset`` or a
+    ``keras.utils.PyDataset`` (one pass, in order)."""
+    if hasattr(dataset, "as_numpy_iterator"):
+        yield from dataset.as_numpy_iterator()
+        return
+    for index in range(len(dataset)):
+        yield dataset[index]

@@ -118,7 +118,9 @@ class ImageClassificationTask(Task):
         test_ds, _, labels = self.test_batches(run)
         probabilities = self.predict(model, test_ds)
         run.test_probabilities, run.test_labels = probabilities, labels
-        val_labels = np.concatenate([np.argmax(y, -1) for _, y in val_ds.as_numpy_iterator()])
+        from kerasseq.data.epochs import numpy_batches
+
+        val_labels = np.concatenate([np.argmax(y, -1) for _, y in numpy_batches(val_ds)])
         val_accuracy = float(np.mean(np.argmax(self.predict(model, val_ds), -1) == val_labels))
         return {"test_accuracy": float(np.mean(np.argmax(probabilities, -1) == labels)),
                 "val_accuracy": val_accuracy, "parameters": int(model.count_params())}
@@ -137,11 +139,11 @@ class ImageClassificationTask(Task):
                            run.artifacts / "misclassified.png")
         c = run.config
         if c.model == "vit":  # where the model looks: attention rollout on 8 test images
-            from kerasseq.data.images import to_model_size
+            from kerasseq.data.image_pydataset import to_model_size_numpy
             from kerasseq.diagnostics.vision import attention_rollout, find_vit, vit_attention_maps
             from kerasseq.plotting import plot_attention_rollout
 
-            sample = np.asarray(to_model_size(images[:8], run.info.native_size, c.image_size))
+            sample = to_model_size_numpy(images[:8], run.info.native_size, c.image_size)
             vit = find_vit(model)[0]
             prefix = int(vit.get_layer("pos_embed").class_token)
             pool = vit.get_layer("pool").pool  # the rollout reads out what the head reads
