@@ -12,7 +12,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 TEST_WORKERS ?= 2
 JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py tests/test_boxes.py \
   tests/diagnostics/test_vision.py tests/tasks/test_trajectories_task.py tests/tasks/test_forecast_task.py \
-  tests/data/test_forecasting_data.py tests/data/test_image_pydataset.py
+  tests/data/test_forecasting_data.py tests/data/test_image_pydataset.py tests/tasks/test_treebank_task.py \
+  tests/diagnostics/test_tree_plots.py
 
 .PHONY: install demo test clean
 

@@ -9,3 +9,4 @@ from kerasseq.losses.nowcasting import BalancedMSEMAE
 from kerasseq.losses.bivariate import (BivariateGaussianNLL, bivariate_gaussian_nll,
                                        bivariate_gaussian_params, sample_bivariate_gaussian)
 from kerasseq.losses.quantile import PinballLoss
+from kerasseq.losses.treebank import RootCrossEntropy

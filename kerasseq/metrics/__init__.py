@@ -5,3 +5,4 @@ from kerasseq.metrics.entities import entity_scores
 from kerasseq.metrics.coco import coco_evaluate
 from kerasseq.metrics.nowcasting import RADAR_THRESHOLDS, NowcastScores, binary_cross_entropy, ssim
 from kerasseq.metrics.trajectories import best_of, displacement_errors
+from kerasseq.metrics.sentiment import PhraseAccuracy, RootAccuracy, root_labels

@@ -14,3 +14,4 @@ from kerasseq.models.forecasting import (FORECASTERS, build_dlinear, build_patch
                                         build_transformer_forecaster, patch_attention, with_revin)
 from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_narx, build_rnn_forecaster,
                                                   build_tdnn, forecaster_from_training_model)
+from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, gather_root

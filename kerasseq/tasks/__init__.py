@@ -48,6 +48,10 @@ REGISTRY = {
         "kerasseq.tasks.nowcast:TASK", "NowcastConfig",
         "ConvLSTM encoder-forecaster (Shi et al.) on Moving MNIST or weather radar, against "
         "persistence and optical flow"),
+    "treebank": TaskEntry(
+        "kerasseq.tasks.treebank:TASK", "TreebankConfig",
+        "sentiment on the Stanford Sentiment Treebank: Tree-LSTM, RNTN or recursive NN over "
+        "parse trees, or a BiLSTM baseline; root and all-phrase accuracy"),
 }
 
 

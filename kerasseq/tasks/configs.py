@@ -424,8 +424,10 @@ class TrajectoryConfig(RunConfig):
             raise UserError(f"--neighborhood must be > 0 metres; got {self.neighborhood}")
 
 
-# Long-horizon forecasting's settings live in their own module (the largest of them).
+# Long-horizon forecasting's and the treebank's settings live in their own modules.
 from kerasseq.tasks import forecast_config as _forecast  # noqa: E402
+from kerasseq.tasks import treebank_config as _treebank  # noqa: E402
 
 ForecastConfig = _forecast.ForecastConfig
 FORECAST_DATASETS, FORECAST_MODELS = _forecast.FORECAST_DATASETS, _forecast.FORECAST_MODELS
+TreebankConfig, TREE_MODELS = _treebank.TreebankConfig, _treebank.TREE_MODELS
