@@ -79,6 +79,7 @@ import time
 
 import numpy as np
 from keras_timing import keras_fit, keras_peak_memory, keras_settings, keras_train_on_batch
+from torch_timing import torch_train_seconds
 
 SIZES = {"small": (32, 16, 16), "paper": (128, 64, 64)}
 INPUT_FRAMES, OUTPUT_FRAMES, FRAME = 10, 10, (64, 64, 1)
@@ -260,29 +261,7 @@ def torch_main(sizes, warmup, steps, no_tf32, variants):
         def loss_fn(frames, targets):
             return F.binary_cross_entropy(torch.sigmoid(model(frames)), targets)
 
-        step_loss = torch.compile(loss_fn) if variant == "compile" else loss_fn
-
-        def step(i):
-            optimizer.zero_grad(set_to_none=True)
-            loss = step_loss(*pool[i % POOL])
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        start = time.perf_counter()
-        for i in range(warmup):
-            step(i)
-        sync()
-        print(f"# {variant}: {warmup} warm-up steps in {time.perf_counter() - start:.1f} s"
-              + (" (compiling)" if variant == "compile" else ""), flush=True)
-        start = time.perf_counter()
-        for i in range(steps):
-            loss = step(i)
-        sync()
-        seconds = (time.perf_counter() - start) / steps
-        if not torch.isfinite(loss):
-            print(f"# warning: the loss is {loss.item()}", flush=True)
-        return seconds
+        return torch_train_seconds(loss_fn, optimizer, pool, variant, warmup, steps, sync)
 
     for size in sizes:
         filters = SIZES[size]
