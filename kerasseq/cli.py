@@ -25,7 +25,8 @@ COMMANDS = {
     "train": "train a task (resumes from the run directory's last checkpoint)",
     "evaluate": "evaluate a trained run on its validation data",
     "export": "write a trained run's .keras model and TensorFlow SavedModel",
-    "sample": "generate from a trained run (text from charlm, translations from translation)",
+    "sample": "generate from a trained run (text from charlm, translations from translation, "
+              "captions of image files from captioning)",
     "plot": "redraw a run's loss curve from its checkpoint history",
     "tasks": "list the tasks",
     "gradients": "vanishing gradients: ‖∂L/∂h_t‖ over time for several cells (no task)",
@@ -73,7 +74,8 @@ def _command_parser(command: str, name: str):
         parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     elif command == "sample":
         parser.add_argument("--prompt", default="\n", help="text to continue (charlm; default: a "
-                            "newline), or English sentences to translate, one per line (translation)")
+                            "newline), English sentences to translate, one per line (translation), "
+                            "or image paths to caption, one per line (captioning)")
         parser.add_argument("--length", type=int, default=500, help="characters to generate")
         parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (> 0)")
         parser.add_argument("--top_k", "--top-k", type=int, default=0,

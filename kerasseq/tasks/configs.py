@@ -431,3 +431,6 @@ from kerasseq.tasks import treebank_config as _treebank  # noqa: E402
 ForecastConfig = _forecast.ForecastConfig
 FORECAST_DATASETS, FORECAST_MODELS = _forecast.FORECAST_DATASETS, _forecast.FORECAST_MODELS
 TreebankConfig, TREE_MODELS = _treebank.TreebankConfig, _treebank.TREE_MODELS
+from kerasseq.tasks import captioning_config as _captioning  # noqa: E402
+
+CaptioningConfig, CAPTION_MODELS = _captioning.CaptioningConfig, _captioning.CAPTION_MODELS

@@ -2,13 +2,12 @@
 tracked in a SQLite store) and on JAX without TensorFlow (in this process; the JAX suite runs
 this file too): train, select on dev, score the test trees, draw a tree, export and reload."""
 
-import json
 
 import keras
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import train_tiny
 from kerasseq.errors import UserError
 from kerasseq.tasks import get_task
 from kerasseq.tasks.configs import TreebankConfig
@@ -20,24 +19,9 @@ TENSORFLOW = keras.backend.backend() == "tensorflow"
 
 @pytest.fixture(scope="module")
 def treebank_run(tmp_path_factory, data_dir):
-    """A tiny Tree-LSTM run, fine-grained. TensorFlow: the CLI with MLflow in SQLite; JAX:
-    in process, untracked."""
-    work = tmp_path_factory.mktemp("treebank")
-    if not TENSORFLOW:
-        metrics = train(get_task("treebank"), TreebankConfig(**TINY), work / "run", tracking=False,
-                        verbose=0)
-        return work / "run", metrics
-    args = [a for k, v in TINY.items() for a in (f"--{k}", str(v))]
-    run_cli(["train", "treebank", "--run_dir", "run", *args], cwd=work,
-            env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
-    metrics = json.loads((work / "run" / "metrics.json").read_text())
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("treebank").experiment_id])
-    assert run.info.status == "FINISHED"
-    assert run.data.metrics["final_test_root_accuracy"] == pytest.approx(metrics["test_root_accuracy"])
-    return work / "run", metrics
+    """A tiny Tree-LSTM run, fine-grained (TensorFlow: through the CLI, tracked; JAX: in
+    process)."""
+    return train_tiny("treebank", TINY, tmp_path_factory.mktemp("treebank"), "test_root_accuracy")
 
 
 def test_tiny_run_reports_root_and_phrase_accuracy(treebank_run):
