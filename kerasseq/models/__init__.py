@@ -15,4 +15,5 @@ from kerasseq.models.forecasting import (FORECASTERS, build_dlinear, build_patch
 from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_narx, build_rnn_forecaster,
                                                   build_tdnn, forecaster_from_training_model)
 from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, gather_root
-from kerasseq.models.captioning import CAPTION_MODELS, Captioner, build_captioner
+from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captioner, build_caption_encoder,
+                                        build_captioner)

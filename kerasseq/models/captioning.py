@@ -17,6 +17,48 @@ from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder
 from kerasseq.models.backbones import build_resnet_backbone
 
 CAPTION_MODELS = ("showtell", "attend")
+CAPTION_ENCODERS = ("resnet", "vit", "swin")
+
+
+def build_caption_encoder(name: str, image_size: int, filters=(32, 64, 128), blocks=(2, 2, 2)):
+    """An encoder from float pixels in [0, 255] to a feature map ``(batch, h, w, D)``.
+
+    Args:
+        name: ``"resnet"`` (:func:`~kerasseq.models.backbones.build_resnet_backbone` with
+            ``filters`` / ``blocks``, output stride 4·2^(stages−1)), ``"vit"`` (a ViT of 4
+            blocks, width 192, 3 heads, 16-pixel patches: its patch tokens on the patch grid) or
+            ``"swin"`` (a Swin of 2+2+2 blocks, widths 48/96/192, windows of 4, 4-pixel
+            patches: its last stage, stride 16), built with :func:`~kerasseq.models.build_vit`
+            / :func:`~kerasseq.models.build_swin` and their ``features`` layer.
+        image_size: side of the square input images.
+        filters / blocks: the ResNet's stages.
+
+    Returns:
+        A ``keras.Model`` named ``encoder``.
+    """
+    if name == "resnet":
+        return build_resnet_backbone((image_size, image_size, 3), tuple(filters), tuple(blocks),
+                                     name="encoder")
+    if name not in CAPTION_ENCODERS:
+        raise ValueError(f"Expected encoder in {CAPTION_ENCODERS} or a keras.Model. Received: "
+                         f"encoder={name!r}")
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(images)
+    if name == "vit":
+        from kerasseq.models.vit import build_vit
+
+        vit = build_vit(image_size, patch_size=16, num_classes=0, global_pool="avg", class_token=False,
+                        embed_dim=192, depth=4, num_heads=3, name="vit")
+        tokens = keras.Model(vit.input, vit.get_layer("features").output)(x)  # (batch, N, D)
+        grid = image_size // 16
+        feature_map = keras.layers.Reshape((grid, grid, tokens.shape[-1]), name="grid")(tokens)
+    else:
+        from kerasseq.models.swin import build_swin
+
+        swin = build_swin(image_size, patch_size=4, num_classes=0, embed_dim=48, depths=(2, 2, 2),
+                          num_heads=(3, 6, 12), window_size=4, name="swin")
+        feature_map = keras.Model(swin.input, swin.get_layer("features").output)(x)
+    return keras.Model(images, feature_map, name="encoder")
 
 
 def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int = 128,
@@ -35,10 +77,10 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
         image_size: side of the (square) input images.
         caption_length: T, steps per caption (``<start>`` + words, padded).
         captions_per_image: C, captions decoded per image in training.
-        encoder: ``"resnet"`` (:func:`~kerasseq.models.backbones.build_resnet_backbone`, trained
-            from scratch) or any ``keras.Model`` from float pixels in [0, 255] to a feature map
-            ``(batch, h, w, D)``: for instance a ``keras.applications`` network behind its own
-            preprocessing, with weights you supply.
+        encoder: ``"resnet"``, ``"vit"`` or ``"swin"`` (:func:`build_caption_encoder`,
+            trained from scratch) or any ``keras.Model`` from float pixels in [0, 255] to a
+            feature map ``(batch, h, w, D)``: for instance a ``keras.applications`` network
+            behind its own preprocessing, with weights you supply.
         encoder_filters / encoder_blocks: the ResNet's stages (output stride 4·2^(stages−1):
             three stages on 128-pixel images give 8 × 8 = 64 annotation vectors).
         freeze_encoder: keep the encoder's weights fixed (a fixed-feature run).
@@ -61,11 +103,8 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
     captions = keras.Input((captions_per_image, caption_length), dtype="int32", name="captions_in")
     if isinstance(encoder, keras.Model):
         backbone = encoder
-    elif encoder == "resnet":
-        backbone = build_resnet_backbone((image_size, image_size, 3), tuple(encoder_filters),
-                                         tuple(encoder_blocks), name="encoder")
     else:
-        raise ValueError(f"Expected encoder 'resnet' or a keras.Model. Received: encoder={encoder!r}")
+        backbone = build_caption_encoder(encoder, image_size, encoder_filters, encoder_blocks)
     backbone.trainable = not freeze_encoder
     feature_map = backbone(ops.cast(images, "float32"))
     dim = feature_map.shape[-1]

@@ -85,7 +85,7 @@ class CaptioningTask(Task):
         filters, blocks = c.stages()
         model = build_captioner(
             len(run.vocab), c.model, image_size=c.image_size, caption_length=c.caption_length,
-            encoder_filters=filters, encoder_blocks=blocks, freeze_encoder=c.freeze_encoder,
+            encoder=c.encoder, encoder_filters=filters, encoder_blocks=blocks, freeze_encoder=c.freeze_encoder,
             embedding_dim=c.embedding_dim, units=c.units, attention_units=c.attention_units,
             image_as=c.image_as, gate=c.gate, regularizer=c.regularizer, dropout=c.dropout)
         if c.encoder_weights:

@@ -9,6 +9,8 @@ from kerasseq.errors import UserError
 
 # kerasseq.models.captioning.CAPTION_MODELS, without importing Keras (a test keeps them equal).
 CAPTION_MODELS = ("showtell", "attend")
+# kerasseq.models.captioning.CAPTION_ENCODERS, without importing Keras.
+CAPTION_ENCODERS = ("resnet", "vit", "swin")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class CaptioningConfig(RunConfig):
     image_size: int = param(128, "side of the crops the encoder sees (random in training, centred "
                             "in evaluation)")
     resize: int = param(144, "images are first resized to this side (the crop is taken from it)")
+    encoder: str = param("resnet", "resnet: a small ResNet; vit: a 4-block ViT (16-pixel patches); "
+                         "swin: a 2+2+2-block Swin (windows of 4); all trained from scratch",
+                         choices=CAPTION_ENCODERS)
     encoder_filters: str = param("32,64,128", "channels of the ResNet encoder's stages (output "
                                  "stride 4·2^(stages−1): 8×8 annotation vectors at 128 pixels)")
     encoder_blocks: str = param("2,2,2", "residual blocks per encoder stage")
@@ -71,10 +76,10 @@ class CaptioningConfig(RunConfig):
         if len(filters) != len(blocks):
             raise UserError(f"--encoder_filters and --encoder_blocks need one entry per stage; got "
                             f"{self.encoder_filters!r} and {self.encoder_blocks!r}")
-        stride = 4 * 2 ** (len(filters) - 1)
+        stride = 4 * 2 ** (len(filters) - 1) if self.encoder == "resnet" else 16
         if self.image_size % stride:
             raise UserError(f"--image_size {self.image_size} must be a multiple of the encoder's "
-                            f"output stride {stride} ({len(filters)} stages)")
+                            f"output stride {stride}")
         if self.freeze_encoder and not self.encoder_weights:
             raise UserError("--freeze_encoder needs --encoder_weights (a fixed random encoder "
                             "would be meaningless)")

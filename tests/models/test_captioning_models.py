@@ -76,3 +76,22 @@ def test_builder_refuses_unknown_choices():
         build_captioner(VOCAB, "hard", **TINY)
     with pytest.raises(ValueError, match="encoder"):
         build_captioner(VOCAB, "attend", **{**TINY, "encoder": "vgg"})
+
+
+@pytest.mark.parametrize("encoder,grid", [("vit", 2), ("swin", 2)])
+def test_transformer_encoders_give_a_feature_map(encoder, grid):
+    from kerasseq.models import build_caption_encoder
+
+    net = build_caption_encoder(encoder, 32)
+    assert tuple(net(np.zeros((1, 32, 32, 3), "float32")).shape)[:3] == (1, grid, grid)
+    captioner = build_captioner(VOCAB, "attend", **{**TINY, "encoder": encoder})
+    assert captioner.get_layer("annotations").output.shape[1] == grid * grid
+
+
+def test_encoder_names_equal_the_settings_choices():
+    from kerasseq.models import CAPTION_ENCODERS, CAPTION_MODELS
+    from kerasseq.tasks.configs import CaptioningConfig
+    from kerasseq.tasks.captioning_config import CAPTION_ENCODERS as SETTINGS_ENCODERS
+
+    assert SETTINGS_ENCODERS == CAPTION_ENCODERS
+    assert CaptioningConfig.__dataclass_fields__["model"].metadata["choices"] == CAPTION_MODELS
