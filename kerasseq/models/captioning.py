@@ -91,7 +91,7 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
 
     Returns:
         An uncompiled ``keras.Model`` with layers ``encoder``, ``annotations`` (the
-        ``(batch, L, D)`` vectors) and ``decoder``.
+        ``(batch, L, D)`` vectors, layer-normalised) and ``decoder``.
 
     Example:
     >>> model = build_captioner(2541, "attend", image_size=128)
@@ -108,7 +108,11 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
     backbone.trainable = not freeze_encoder
     feature_map = backbone(ops.cast(images, "float32"))
     dim = feature_map.shape[-1]
-    annotations = keras.layers.Reshape((-1, dim), name="annotations")(feature_map)
+    vectors = keras.layers.Reshape((-1, dim), name="annotation_vectors")(feature_map)
+    # Layer-normalised: a from-scratch CNN's ReLU features grow during training until the image
+    # embedding saturates the LSTM's gates and every image gets the same caption (seen on
+    # Flickr8k with Show and Tell: one caption for all 1,000 test images).
+    annotations = keras.layers.LayerNormalization(name="annotations")(vectors)
     features = ops.repeat(annotations, captions_per_image, axis=0)  # (batch·C, L, D)
     tokens = ops.reshape(captions, (-1, caption_length))  # (batch·C, T)
     if model == "showtell":
