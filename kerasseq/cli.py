@@ -7,6 +7,7 @@
     kerasseq sample translation --prompt "A dog runs on the beach."   # English -> German
     kerasseq train charlm --help                      # every parameter with its default
     kerasseq gradients --out runs/gradients           # ‖∂L/∂h_t‖ for rnn, leaky, lstm, gru
+    kerasseq tune mr --trials 8 --final_cv            # KerasTuner search, then 10-fold CV
 
 User mistakes (unknown parameters, bad values, missing data, corrupt checkpoints) print one
 ``error:`` line and exit with status 2.
@@ -15,6 +16,7 @@ User mistakes (unknown parameters, bad values, missing data, corrupt checkpoints
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -28,6 +30,8 @@ COMMANDS = {
     "sample": "generate from a trained run (text from charlm, translations from translation, "
               "captions of image files from captioning)",
     "plot": "redraw a run's loss curve from its checkpoint history",
+    "tune": "search the task's hyperparameters with KerasTuner, one tracked run per trial "
+            "(resumes an interrupted search)",
     "tasks": "list the tasks",
     "gradients": "vanishing gradients: ‖∂L/∂h_t‖ over time for several cells (no task)",
 }
@@ -43,7 +47,7 @@ def _top_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"commands:\n{commands}\n\ntasks:\n{tasks}\n\n"
                     "Run 'kerasseq COMMAND TASK --help' for the parameters of a task.",
-        usage="kerasseq {train,evaluate,export,sample,plot,tasks} TASK [--param value ...]\n"
+        usage="kerasseq {train,tune,evaluate,export,sample,plot,tasks} TASK [--param value ...]\n"
               "       kerasseq gradients [--out DIR] [--cells rnn,leaky,lstm,gru] ...",
     )
 
@@ -54,17 +58,20 @@ def _command_parser(command: str, name: str):
 
     config_class = get_config_class(name)
     parser = _StrictParser(
-        config_class if command == "train" else None,
+        config_class if command in ("train", "tune") else None,
         prog=f"kerasseq {command} {name}",
         description=f"{COMMANDS[command]}: {REGISTRY[name].description}",
         allow_abbrev=False,
     )
     parser.add_argument("--run_dir", "--run-dir", default=None,
-                        help=f"run folder (default: runs/{name})")
-    if command == "train":
+                        help=f"run folder (default: runs/{name}{'_tune' if command == 'tune' else ''})")
+    if command == "tune":
+        _add_tune_arguments(parser, name, config_class)
+    if command in ("train", "tune"):
         add_config_arguments(parser, config_class)
         parser.add_argument("--restart", action="store_true",
-                            help="start over even if the run folder has a checkpoint")
+                            help="start over even if the run folder has a checkpoint"
+                            if command == "train" else "delete an earlier search in the run folder")
         parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
                             help="do not log to MLflow")
     elif command == "evaluate":
@@ -82,6 +89,42 @@ def _command_parser(command: str, name: str):
                             help="sample among the k most likely characters; 0 = all")
         parser.add_argument("--seed", type=int, default=None, help="random seed")
     return parser
+
+
+def _add_tune_arguments(parser, name: str, config_class) -> None:
+    from kerasseq.search_space import TUNERS, describe
+
+    space = getattr(config_class, "SEARCH_SPACE", None) or {}
+    objective = getattr(config_class, "SEARCH_OBJECTIVE", ("?", "?"))
+    protocol = getattr(config_class, "SEARCH_SETTINGS", {})
+    parser.description += ". (No search space is declared for this task.)" if not space else (
+        ". Each trial trains with the task's defaults, the fixed --param values given here"
+        + (f" and {', '.join(f'--{k} {v}' for k, v in protocol.items())}" if protocol else "")
+        + ", and the searched settings: "
+        + "; ".join(f"{k} {describe(spec)}" for k, spec in space.items())
+        + f". Objective: {objective[0]} ({objective[1]}), a final metric on validation data. "
+        "A parameter given on the command line is not searched. Run the same command again to "
+        "continue an interrupted search.")
+    group = parser.add_argument_group("search")
+    group.add_argument("--trials", type=int, default=10,
+                       help="trials in all, finished ones of an earlier run included (default: 10)")
+    group.add_argument("--tuner", default="bayesian", choices=TUNERS,
+                       help="bayesian: KerasTuner's Gaussian-process optimisation after "
+                            "--initial_points random trials; hyperband: successive halving from "
+                            "--epochs (each trial trains from scratch for its budget), at most "
+                            "--trials; random (default: bayesian)")
+    group.add_argument("--objective", default=None,
+                       help=f"final metric to optimise, NAME[:min|max] (default: {objective[0]}, "
+                            f"{objective[1]}; test metrics are refused)")
+    group.add_argument("--initial_points", "--initial-points", type=int, default=0,
+                       help="bayesian: random trials before the Gaussian process takes over "
+                            "(default: half of --trials, at least 2)")
+    defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+    full = ", ".join(f"--{k} {defaults[k]}" for k in protocol)
+    group.add_argument("--final_cv", "--final-cv", action="store_true",
+                       help=f"then train the chosen settings on the full protocol ({full}) as a "
+                            "child of the search's MLflow run" if protocol else
+                            f"(not for {name}: its trials already train on the full protocol)")
 
 
 def _gradients_parser():
@@ -150,6 +193,38 @@ def _gradients(argv: list[str]) -> int:
     return 0
 
 
+def _tune(name: str, args: dict) -> int:
+    from kerasseq.data.files import resolve_data_dir
+    from kerasseq.search_space import has_search_space, parse_objective, searched_space
+    from kerasseq.tasks import get_config_class, task_names
+
+    config_class = get_config_class(name)
+    if not has_search_space(config_class):
+        having = [t for t in task_names() if has_search_space(get_config_class(t))]
+        raise UserError(f"{name} declares no search space (SEARCH_SPACE of {config_class.__name__} "
+                        f"in kerasseq/tasks/configs.py); tasks with one: {', '.join(having)}")
+    if args["trials"] < 1:
+        raise UserError(f"--trials must be >= 1; got {args['trials']}")
+    if args["initial_points"] < 0:
+        raise UserError(f"--initial_points must be >= 0; got {args['initial_points']}")
+    if args["final_cv"] and not getattr(config_class, "SEARCH_SETTINGS", None):
+        raise UserError(f"--final_cv: {name}'s trials already train on its full protocol; train the "
+                        "chosen settings with the command the search prints")
+    # Checked before importing Keras: the settings, the space and the objective.
+    fixed = {f.name: args[f.name] for f in dataclasses.fields(config_class) if f.name in args}
+    config = config_class(**{**getattr(config_class, "SEARCH_SETTINGS", {}), **fixed})
+    space = searched_space(config, fixed)
+    objective = parse_objective(config_class, args["objective"])
+    resolve_data_dir(config.data_dir)
+    from kerasseq.tasks import get_task
+    from kerasseq.tune import tune
+
+    tune(get_task(name), config, space, objective, args["run_dir"], trials=args["trials"],
+         tuner=args["tuner"], initial_points=args["initial_points"], final_cv=args["final_cv"],
+         restart=args["restart"], tracking=not args["no_tracking"])
+    return 0
+
+
 def run_command(argv: list[str]) -> int:
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
@@ -172,6 +247,9 @@ def run_command(argv: list[str]) -> int:
         raise UserError(f"'kerasseq {command}' needs a task: one of {', '.join(task_names())}")
     name = rest[0]
     args = vars(_command_parser(command, name).parse_args(rest[1:]))
+
+    if command == "tune":
+        return _tune(name, args)
 
     # Check what can be checked before importing Keras and TensorFlow (seconds), so that
     # mistakes are answered at once.

@@ -26,7 +26,7 @@ def fold_dir(run_dir: Path, fold) -> Path:
 
 
 def cross_validate(task, config, run_dir=None, *, restart: bool = False, tracking: bool = True,
-                   verbose="auto", export_fold: int = 0) -> dict:
+                   verbose="auto", export_fold: int = 0, nested: bool = False) -> dict:
     """Train ``task`` on every fold of ``task.folds(config)`` and summarise the final metrics.
 
     Args:
@@ -37,6 +37,8 @@ def cross_validate(task, config, run_dir=None, *, restart: bool = False, trackin
         tracking: log to MLflow (a parent run with one nested run per fold).
         verbose: Keras progress output.
         export_fold: the fold (index) whose model is exported (``-1``: none).
+        nested: track the parent run as a child of the active MLflow run (``kerasseq tune
+            --final_cv``: the chosen configuration's cross-validation under the search's run).
 
     Returns:
         ``{metric: {"mean", "std", "folds": [...]}}`` over the folds; also written to
@@ -49,7 +51,8 @@ def cross_validate(task, config, run_dir=None, *, restart: bool = False, trackin
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "cv_state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() and not restart else {}
-    parent = Tracker(enabled=tracking).start(task.name, f"{run_dir.name}-cv", state.get("mlflow_run_id"))
+    parent = Tracker(enabled=tracking).start(task.name, f"{run_dir.name}-cv", state.get("mlflow_run_id"),
+                                             nested=nested)
     folds = task.folds(config)
     state_path.write_text(json.dumps({"mlflow_run_id": parent.run_id, "folds": len(folds)}))
     status = "FAILED"

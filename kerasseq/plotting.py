@@ -274,6 +274,38 @@ def _connected_boxes(ys, xs):
     return [((r[0] + r[-1]) / 2, (c[0] + c[-1]) / 2) for r in runs(ys) for c in runs(xs)]
 
 
+def plot_trials(trials: list[dict], objective: str, direction: str, path, title: str = "",
+                group: str | None = None) -> Path:
+    """A hyperparameter search at a glance: each trial's objective in trial order, and the
+    best so far.
+
+    Args:
+        trials: one dict per finished trial: ``{"trial": number, objective: value, ...}``.
+        objective: the key of the objective in ``trials``.
+        direction: ``"max"`` or ``"min"`` (for the best-so-far line).
+        path: PNG file to write.
+        title: figure title.
+        group: a key of ``trials`` whose values colour the points (the ``model`` searched).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    numbers = [row["trial"] for row in trials]
+    values = [row[objective] for row in trials]
+    labels = [str(row.get(group, "")) for row in trials] if group else [""] * len(trials)
+    for i, label in enumerate(dict.fromkeys(labels)):
+        picked = [k for k, name in enumerate(labels) if name == label]
+        ax.plot([numbers[k] for k in picked], [values[k] for k in picked], "o", color=f"C{i}",
+                label=f"{group} = {label}" if group else "trial")
+    best = max if direction == "max" else min
+    ax.step(numbers, [best(values[: k + 1]) for k in range(len(values))], where="post",
+            color="black", lw=1, label="best so far")
+    ax.set(xlabel="trial", ylabel=objective, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_ap_curve(curve: list[dict], path, title: str = "") -> Path:
     """COCO AP, AP50 and AP75 against the epoch (DETR's slow convergence, at a glance).
 

@@ -43,6 +43,10 @@ class Tracker:
         self._mlflow = mlflow
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
+        # A child goes to its parent's experiment, also when the parent was reopened by id
+        # (which sets no experiment: the child would land in "Default").
+        parent = mlflow.active_run() if nested else None
+        in_parent = {"experiment_id": parent.info.experiment_id} if parent else {}
         if run_id and not _run_exists(mlflow, run_id):
             # e.g. resumed from another working directory, so another ``mlflow.db``
             print(f"MLflow run {run_id} of this run directory is not in the tracking store "
@@ -51,11 +55,11 @@ class Tracker:
             if not nested:
                 mlflow.set_experiment(experiment)
             mlflow.start_run(run_name=run_name, nested=nested,
-                             tags={"kerasseq.resumed_from": run_id})
+                             tags={"kerasseq.resumed_from": run_id}, **in_parent)
         elif run_id:
             mlflow.start_run(run_id=run_id, nested=nested)
         elif nested:
-            mlflow.start_run(run_name=run_name, nested=True)
+            mlflow.start_run(run_name=run_name, nested=True, **in_parent)
         elif os.environ.get("MLFLOW_RUN_ID"):
             mlflow.start_run()  # the run `mlflow run` created for this entry point
         else:

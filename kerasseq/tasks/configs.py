@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kerasseq.config import RunConfig, param
 from kerasseq.errors import UserError
+from kerasseq.search_space import choice, float_range, int_range
 
 # kerasseq.models.recurrent.CELL_NAMES, without importing Keras (a test keeps the two equal).
 RECURRENT_CELLS = ("delay", "gru", "leaky", "lstm", "mut1", "mut2", "mut3", "rnn")
@@ -32,6 +33,18 @@ class CharLMConfig(RunConfig):
     max_chars: int = param(0, "use only the first N training characters; 0 uses all")
     sample_chars: int = param(400, "length of the samples written during training")
     temperature: float = param(0.8, "sampling temperature of the training-time samples")
+
+    # `kerasseq tune charlm` (kerasseq.search_space): validation bits per character, the only
+    # held-out text, so the tuned figure is optimistic.
+    SEARCH_SPACE = {
+        "cell": choice("lstm", "gru"),
+        "learning_rate": float_range(1e-3, 1e-2, log=True),
+        "units": choice(128, 256, 384, 512),
+        "depth": int_range(1, 3),
+        "embedding_dim": choice(32, 64, 128),
+        "dropout": choice(0.0, 0.1, 0.15, 0.25),
+    }
+    SEARCH_OBJECTIVE = ("val_bits_per_char", "min")
 
     def __post_init__(self):
         super().__post_init__()
@@ -70,6 +83,20 @@ class SentenceClassificationConfig(RunConfig):
     pooling: str = param("mean", "rnn: sentence vector from the last state or the mean over words",
                          choices=("last", "mean"))
     recurrent_dropout: float = param(0.0, "rnn: dropout on the recurrent connections")
+
+    # `kerasseq tune mr` (kerasseq.search_space): trials train on one fold and are judged on
+    # its dev set (10% of the training folds, the early-stopping set), never its test fold;
+    # the chosen settings then get the 10-fold cross-validation.
+    SEARCH_SPACE = {
+        "model": choice("cnn", "rnn"),
+        "learning_rate": float_range(3e-4, 3e-3, log=True),
+        "dropout": choice(0.3, 0.4, 0.5, 0.6),
+        "embedding_dim": choice(64, 128, 300),
+        "filters": choice(50, 100, 200, when={"model": "cnn"}),
+        "units": choice(50, 100, 200, when={"model": "rnn"}),
+    }
+    SEARCH_OBJECTIVE = ("dev_accuracy", "max")
+    SEARCH_SETTINGS = {"fold": 0}
 
     def __post_init__(self):
         super().__post_init__()
