@@ -62,6 +62,11 @@ def _command_parser(command: str, name: str):
                         help=f"run folder (default: runs/{name})")
     if command == "train":
         add_config_arguments(parser, config_class)
+        parser.add_argument("--jit", dest="jit_compile", action="store_const", const="true",
+                            default=argparse.SUPPRESS, help="the same as --jit_compile true")
+        parser.add_argument("--no_jit", "--no-jit", dest="jit_compile", action="store_const",
+                            const="false", default=argparse.SUPPRESS,
+                            help="the same as --jit_compile false")
         parser.add_argument("--restart", action="store_true",
                             help="start over even if the run folder has a checkpoint")
         parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
@@ -244,10 +249,16 @@ def main(argv: list[str] | None = None) -> int:
               "command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:
-        from kerasseq.training import TrainingError
+        from kerasseq.training import LostProcessError, TrainingError
 
         if isinstance(exc, TrainingError):
             print(f"error: {exc}", file=sys.stderr)
+            if isinstance(exc, LostProcessError):
+                # Exit now: JAX's distributed runtime would abort this process once the lost
+                # one's heartbeat times out, a minute or more later.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(1)
             return 1
         raise
 
