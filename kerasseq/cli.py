@@ -69,6 +69,11 @@ def _command_parser(command: str, name: str):
         _add_tune_arguments(parser, name, config_class)
     if command in ("train", "tune"):
         add_config_arguments(parser, config_class)
+        parser.add_argument("--jit", dest="jit_compile", action="store_const", const="true",
+                            default=argparse.SUPPRESS, help="the same as --jit_compile true")
+        parser.add_argument("--no_jit", "--no-jit", dest="jit_compile", action="store_const",
+                            const="false", default=argparse.SUPPRESS,
+                            help="the same as --jit_compile false")
         parser.add_argument("--restart", action="store_true",
                             help="start over even if the run folder has a checkpoint"
                             if command == "train" else "delete an earlier search in the run folder")
@@ -324,10 +329,16 @@ def main(argv: list[str] | None = None) -> int:
               "command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:
-        from kerasseq.training import TrainingError
+        from kerasseq.training import LostProcessError, TrainingError
 
         if isinstance(exc, TrainingError):
             print(f"error: {exc}", file=sys.stderr)
+            if isinstance(exc, LostProcessError):
+                # Exit now: JAX's distributed runtime would abort this process once the lost
+                # one's heartbeat times out, a minute or more later.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(1)
             return 1
         raise
 

@@ -37,6 +37,22 @@ class RunConfig:
         choices=("auto", "true", "false"),
     )
     seed: int = param(0, "random seed for initialisation, dropout and sampling")
+    precision: str = param(
+        "float32", "float32, or mixed precision: bfloat16 or float16 compute with float32 "
+        "variables, losses and metrics (float16 with loss scaling)",
+        choices=("float32", "bfloat16", "float16"),
+    )
+    distribute: str = param(
+        "none", "data: a model replica on every device (and process), each batch split between "
+        "them; model: dense and attention kernels sharded over this process's devices; JAX backend",
+        choices=("none", "data", "model"),
+    )
+    num_processes: int = param(
+        0, "processes of a multi-process (multi-machine) job; 0 means $KERASSEQ_NUM_PROCESSES, else 1")
+    process_id: int = param(-1, "this process's index in the job, 0 .. num_processes-1; -1 means "
+                                "$KERASSEQ_PROCESS_ID, else 0")
+    coordinator: str = param("", "host:port where process 0 listens; empty means "
+                                 "$KERASSEQ_COORDINATOR")
     data_dir: str = param("", "dataset folder; empty means $KERASSEQ_DATA_DIR")
     download: bool = param(False, "download missing dataset files from their source")
 
@@ -54,6 +70,11 @@ class RunConfig:
         _check(self.learning_rate > 0 or ("learning_rate" in auto and self.learning_rate == 0),
                "--learning_rate must be > 0", self.learning_rate)
         _check(self.clipnorm >= 0, "--clipnorm must be >= 0", self.clipnorm)
+        _check(self.num_processes >= 0, "--num_processes must be >= 0", self.num_processes)
+        _check(self.process_id >= -1, "--process_id must be >= 0 (-1: from the environment)",
+               self.process_id)
+        _check(not self.coordinator or self.coordinator.rpartition(":")[2].isdigit(),
+               "--coordinator must be HOST:PORT", self.coordinator)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasseq.errors import UserError
+
 SUMMARY_FILE = "cv_results.json"
 
 
@@ -45,8 +47,13 @@ def cross_validate(task, config, run_dir=None, *, restart: bool = False, trackin
         ``RUN_DIR/cv_results.json`` and printed as a table (the task's
         :meth:`~kerasseq.tasks.base.Task.summarize_folds` may write its own too).
     """
+    from kerasseq.distribute import resolve
     from kerasseq.training import METRICS_FILE, Tracker, default_run_dir, train
 
+    if resolve(config).num_processes > 1:
+        raise UserError(f"a job of several processes trains one run, not {len(task.folds(config))} "
+                        "(cross-validation folds or a grid); train them one at a time (one --fold, "
+                        "one value per grid setting)")
     run_dir = Path(run_dir) if run_dir else default_run_dir(task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "cv_state.json"

@@ -1,5 +1,6 @@
 """The shared training runner: compile, fit with a progress bar, checkpoint every epoch,
-resume, stop on NaN, clip gradients, evaluate, plot, export and track in MLflow.
+resume, stop on NaN, clip gradients, evaluate, plot, export and track in MLflow; on several
+devices or processes and in mixed precision (:mod:`kerasseq.distribute`).
 
 A task (see :mod:`kerasseq.tasks.base`) provides datasets, a model and its evaluation; the
 runner does the rest, the same way for every task::
@@ -11,6 +12,7 @@ runner does the rest, the same way for every task::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import keras
 
+from kerasseq import distribute
 from kerasseq.checkpoint import Checkpoint
 from kerasseq.errors import CheckpointError, UserError
 from kerasseq.models.recurrent import reset_recurrent_states  # noqa: F401  (re-exported)
@@ -28,12 +31,18 @@ from kerasseq.tracking import Tracker
 # The final metrics of a finished run, written by `finish` into the run folder.
 METRICS_FILE = "metrics.json"
 
-# Settings that may change when a run is resumed (train longer, or on another data path).
-RESUMABLE_CHANGES = {"epochs", "data_dir", "download"}
+# Settings that may change when a run is resumed (train longer, on another data path, on
+# other devices or processes: the same global batch trains the same way).
+RESUMABLE_CHANGES = {"epochs", "data_dir", "download", "distribute", "num_processes",
+                     "process_id", "coordinator"}
 
 
 class TrainingError(Exception):
     """Training could not go on (the loss became NaN)."""
+
+
+class LostProcessError(TrainingError):
+    """A process of a job of several processes stopped, so the others cannot go on."""
 
 
 @dataclass
@@ -144,19 +153,34 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
         The final metrics (``task.evaluate``), plus ``"epochs"`` and ``"steps"``.
     """
     run_dir = Path(run_dir) if run_dir else default_run_dir(task.name)
-    config = task.resolve_config(config)
+    config = distribute.resolve(task.resolve_config(config))
+    with distribute.Job(config) as job:
+        return _train(task, config, run_dir, job, restart=restart, tracking=tracking,
+                      verbose=verbose, export=export, nested=nested)
+
+
+def _train(task, config, run_dir: Path, job: distribute.Job, *, restart, tracking, verbose,
+           export, nested) -> dict:
     checkpoint = Checkpoint(run_dir)
     state = None
     if checkpoint.exists() and not restart:
         state = checkpoint.load_state()
-        _check_same_settings(state["config"], config.to_dict(), run_dir)
+        _check_same_settings(state["config"], config, run_dir)
 
     keras.utils.set_random_seed(config.seed)
-    tracker = Tracker(enabled=tracking)
+    tracker = Tracker(enabled=tracking and job.chief)
     run = Run(config=config, dir=run_dir, tracker=tracker,
               initial_epoch=state["epoch"] if state else 0)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    task.prepare(run)
+    if job.chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        task.prepare(run)
+    job.barrier("prepared")  # the other processes read what process 0 prepared
+    if not job.chief:
+        run.dir = job.scratch_copy(run_dir)
+        task.prepare(run)
+        verbose = 0  # process 0 shows the progress
+    if job.describe():
+        print(f"Training {job.describe()}.")
     train_ds, val_ds = task.datasets(run)
 
     if state:
@@ -167,8 +191,8 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
         print(f"Resuming {run_dir} from epoch {initial_epoch} (step {state['step']}).")
     else:
         model = task.build_model(run)
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch(config, train_ds)),
-                      jit_compile=task.jit_compile(run),
+        optimizer = make_optimizer(config, steps_per_epoch(config, train_ds))
+        model.compile(optimizer=job.optimizer(optimizer), jit_compile=task.jit_compile(run),
                       **task.compile_args(run))
         initial_epoch, history, steps = 0, {}, {"step": [], "loss": []}
 
@@ -178,7 +202,7 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
     tracker.set_tags({"kerasseq.task": task.name, "kerasseq.run_dir": str(run_dir)})
 
     nan_guard = StopOnNaN()
-    recorder = EpochCheckpoint(checkpoint, config, tracker, history, steps)
+    recorder = EpochCheckpoint(checkpoint, config, tracker, history, steps, job=job)
     # Task callbacks first: they may add metrics to the epoch's logs (a validation F1) that
     # the checkpoint records.
     callbacks = [nan_guard, *task.callbacks(run, model), recorder]
@@ -187,8 +211,8 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
         stopped_early = bool(state and state.get("stopped_early"))
         if initial_epoch < config.epochs and not stopped_early:
             model.fit(
-                train_ds,
-                validation_data=val_ds,
+                job.shard(train_ds),
+                validation_data=job.shard(val_ds),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=config.steps_per_epoch or None,
@@ -210,9 +234,25 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
                 f"{nan_guard.stopped_at[1]}; lower --learning_rate or set --clipnorm. The last good "
                 f"checkpoint is in {checkpoint.dir}"
             )
+        job.end_training()
+        if not job.chief:
+            print(f"Process {job.process_id} of {job.num_processes}: training done; process 0 "
+                  "evaluates, exports and tracks.")
+            return {}
+        if job.distribution is not None:
+            # Evaluate, plot and export on one device, from the final checkpoint.
+            model = checkpoint.load_model()
+            model.jit_compile = task.jit_compile(run)
         metrics = finish(task, run, model, val_ds, history, steps, export=export)
     except KeyboardInterrupt:
         status = "KILLED"
+        raise
+    except Exception as exc:
+        status = "FAILED" if status == "FINISHED" else status
+        if job.multi_process and distribute.lost_process(exc):
+            raise LostProcessError(
+                f"the job lost a process ({str(exc).splitlines()[0][:300]}); start every process "
+                f"again to resume from the last checkpoint in {checkpoint.dir}") from exc
         raise
     except BaseException:
         status = "FAILED" if status == "FINISHED" else status
@@ -225,9 +265,11 @@ def train(task, config, run_dir=None, *, restart: bool = False, tracking: bool =
 def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bool = True) -> dict:
     """Evaluate, plot, export and log: the end of every training run."""
     start = time.time()
+    steps_done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    model = distribute.float32_copy(model)  # trained in mixed precision: evaluate in float32
     metrics = dict(task.evaluate(run, model, val_ds))
     metrics["epochs"] = len(next(iter(history.values()), []))
-    metrics["steps"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    metrics["steps"] = steps_done
     run.tracker.log_metrics({f"final_{k}": v for k, v in metrics.items()})
     (run.dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
     from kerasseq.plotting import plot_history
@@ -258,9 +300,11 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _check_same_settings(saved: dict, wanted: dict, run_dir: Path) -> None:
-    differ = {k: (saved.get(k), v) for k, v in wanted.items()
-              if k not in RESUMABLE_CHANGES and saved.get(k) != v}
+def _check_same_settings(saved: dict, config, run_dir: Path) -> None:
+    # A setting the run predates (saved by an older kerasseq) had its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    differ = {k: (saved.get(k, defaults[k]), v) for k, v in config.to_dict().items()
+              if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != v}
     if differ:
         listed = ", ".join(f"{k}: {old!r} in the run, {new!r} now" for k, (old, new) in differ.items())
         raise CheckpointError(
@@ -290,15 +334,24 @@ class StopOnNaN(keras.callbacks.Callback):
 class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch: save model + optimizer and the run state, log the epoch's metrics.
 
-    Also records the training loss every ``log_every`` batches for the loss curve.
+    Also records the training loss every ``log_every`` batches for the loss curve. In a job
+    of several processes only process 0 (``job.chief``) saves.
     """
 
     def __init__(self, checkpoint: Checkpoint, config, tracker: Tracker, history: dict,
-                 steps: dict, log_every: int = 25):
+                 steps: dict, log_every: int = 25, job: distribute.Job | None = None):
         super().__init__()
         self.checkpoint, self.config, self.tracker = checkpoint, config, tracker
         self.history, self.steps, self.log_every = history, steps, log_every
+        self.job = job
         self._epoch_start = time.time()
+
+    def _save(self, state: dict) -> None:
+        if self.job is None:
+            self.checkpoint.save(self.model, state)
+        elif self.job.chief:
+            with self.job.local():
+                self.checkpoint.save(self.model, state)
 
     def _global_step(self) -> int:
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
@@ -331,13 +384,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "batch_losses": self.steps,
             "mlflow_run_id": self.tracker.run_id,
         }
-        self.checkpoint.save(self.model, self.state)
+        self._save(self.state)
         self.tracker.log_metrics(logs, step=epoch + 1)
 
     def save_final(self, stopped_early: bool) -> None:
         """Checkpoint the model as training left it (after ``on_train_end`` callbacks)."""
         if getattr(self, "state", None):
-            self.checkpoint.save(self.model, {**self.state, "stopped_early": stopped_early})
+            self._save({**self.state, "stopped_early": stopped_early})
 
 
 def load_run(task, run_dir) -> tuple[Run, keras.Model]:
@@ -353,4 +406,4 @@ def load_run(task, run_dir) -> tuple[Run, keras.Model]:
     run = Run(config=config_from_dict(task.config_class, state["config"]), dir=run_dir)
     run.state = state
     task.prepare(run)
-    return run, checkpoint.load_model()
+    return run, distribute.float32_copy(checkpoint.load_model())

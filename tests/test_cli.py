@@ -13,8 +13,23 @@ def test_help_lists_tasks_and_parameters_with_defaults(tmp_path):
     assert "charlm" in top.stdout and "train" in top.stdout
     task = run_cli(["train", "charlm", "--help"], cwd=tmp_path)
     for expected in ["--units", "(default: 384)", "--cell", "one of delay, gru, leaky, lstm, mut1,", "--epochs",
-                     "--learning_rate", "--clipnorm", "--jit_compile", "--run_dir", "--restart"]:
+                     "--learning_rate", "--clipnorm", "--jit_compile", "--run_dir", "--restart",
+                     "--jit", "--no-jit", "--precision", "--distribute", "--num_processes",
+                     "--process_id", "--coordinator"]:
         assert expected in task.stdout, expected
+
+
+@pytest.mark.parametrize("flags, jit_compile", [
+    ([], "auto"), (["--jit"], "true"), (["--no-jit"], "false"), (["--no_jit"], "false"),
+    (["--jit_compile", "false", "--jit"], "true"),  # the last one given wins
+])
+def test_jit_flags_are_aliases_of_jit_compile(flags, jit_compile):
+    from kerasseq.cli import _command_parser
+    from kerasseq.config import config_from_args
+    from kerasseq.tasks import get_config_class
+
+    args = vars(_command_parser("train", "charlm").parse_args(flags))
+    assert config_from_args(get_config_class("charlm"), args).jit_compile == jit_compile
 
 
 @pytest.mark.parametrize("args, message", [

@@ -21,6 +21,10 @@ def test_overrides_are_typed():
     (["--download", "maybe"], "--download expects true or false; got 'maybe'"),
     (["--jit_compile", "always"], "--jit_compile must be one of auto, true, false"),
     (["--learning_rate", "-1"], "--learning_rate must be > 0"),
+    (["--precision", "float8"], "--precision must be one of float32, bfloat16, float16"),
+    (["--distribute", "pipeline"], "--distribute must be one of none, data, model"),
+    (["--coordinator", "node0"], "--coordinator must be HOST:PORT"),
+    (["--num_processes", "-2"], "--num_processes must be >= 0"),
 ])
 def test_bad_overrides(argv, message):
     with pytest.raises(UserError) as info:
