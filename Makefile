@@ -20,7 +20,14 @@ JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_dec
 $(BIN)/kerasseq: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,jax]"
+	$(BIN)/python -m pip install -q -e ".[dev,jax,server]"
+	@# PostgreSQL for the team tracking server's test (skipped without it): installed where we may.
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) \
+	      || echo "Could not install PostgreSQL: its test will be skipped."; \
+	  else echo "PostgreSQL (initdb) not found and not root: its test will be skipped."; fi; \
+	fi
 	touch $@
 
 install: $(BIN)/kerasseq

@@ -3,6 +3,7 @@
     kerasseq train charlm --epochs 2 --units 256      # resumes if runs/charlm has a checkpoint
     kerasseq evaluate charlm
     kerasseq export charlm --out exported/
+    kerasseq export charlm --register shakespeare     # + a registered MLflow model version
     kerasseq sample charlm --prompt "ROMEO:" --length 300 --temperature 0.8 --top_k 10
     kerasseq sample translation --prompt "A dog runs on the beach."   # English -> German
     kerasseq train charlm --help                      # every parameter with its default
@@ -84,6 +85,9 @@ def _command_parser(command: str, name: str):
                             help="do not log the metrics to the run's MLflow run")
     elif command == "export":
         parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
+        parser.add_argument("--register", default=None, metavar="NAME",
+                            help="also register the run's logged MLflow model as a new version of "
+                                 "the registered model NAME (serve it from models:/NAME/VERSION)")
     elif command == "sample":
         parser.add_argument("--prompt", default="\n", help="text to continue (charlm; default: a "
                             "newline), English sentences to translate, one per line (translation), "
@@ -273,6 +277,10 @@ def run_command(argv: list[str]) -> int:
                             f"e.g. --run_dir {Path(run_dir) / 'fold_00'}")
         raise UserError(f"no trained run in {run_dir} (no {Checkpoint(run_dir).state_path}); "
                         f"train one with: kerasseq train {name} --run_dir {run_dir}")
+    elif (command == "export" and args["register"]
+          and not Checkpoint(run_dir).load_state().get("mlflow_run_id")):
+        raise UserError(f"{run_dir} was trained with --no_tracking: it has no MLflow run whose "
+                        "model --register could register")
 
     if command == "plot":  # needs only the saved history: no Keras
         from kerasseq.plotting import plot_history
@@ -308,7 +316,12 @@ def run_command(argv: list[str]) -> int:
         from kerasseq.export import export_task_model
 
         run, model = training.load_run(task, args["run_dir"])
-        export_task_model(task, run, model, args["out"])
+        exported = export_task_model(task, run, model, args["out"])
+        if args["register"]:
+            from kerasseq.tracking import register_run_model
+
+            register_run_model(run.state.get("mlflow_run_id"), args["register"],
+                               task.pyfunc_endpoint(run), exported.get("saved_model"))
     elif command == "sample":
         run, model = training.load_run(task, args["run_dir"])
         print(task.sample(run, model, prompt=args["prompt"].replace("\\n", "\n"), length=args["length"],

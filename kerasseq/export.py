@@ -61,7 +61,8 @@ def char_sampler_endpoint(archive, step_model, chars: list[str]):
 
     ``step_model`` maps ``[ids, *states]`` to ``[logits, *states]``. The prompt (a UTF-8
     string of vocabulary characters) is read in one call, then ``num_chars`` characters are
-    drawn one at a time from softmax(logits / temperature), inside one ``tf.while_loop``.
+    drawn one at a time from softmax(logits / temperature), inside one ``tf.while_loop``;
+    temperature 0 takes the most likely character (greedy decoding, reproducible).
     Returns the prompt followed by the generated characters.
     """
     import tensorflow as tf
@@ -74,13 +75,17 @@ def char_sampler_endpoint(archive, step_model, chars: list[str]):
         tf.debugging.assert_greater(tf.size(prompt_chars), 0, message="prompt is empty")
         tf.debugging.assert_equal(tf.reduce_all(tf.reduce_any(matches, axis=1)), True,
                                   message="prompt has characters outside the vocabulary of the model")
-        tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0")
+        tf.debugging.assert_greater_equal(temperature, 0.0,
+                                          message="temperature must be >= 0 (0: greedy)")
         ids = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
         states = [tf.zeros((1, s.shape[-1])) for s in step_model.inputs[1:]]
         logits, *states = step_model([ids[None], *states], training=False)
 
         def body(i, last_logits, states, out):
-            next_id = tf.random.categorical(last_logits / temperature, 1, dtype=tf.int32)  # (1, 1)
+            next_id = tf.cond(  # (1, 1)
+                temperature > 0,
+                lambda: tf.random.categorical(last_logits / temperature, 1, dtype=tf.int32),
+                lambda: tf.argmax(last_logits, axis=-1, output_type=tf.int32)[:, None])
             logits, *states = step_model([next_id, *states], training=False)
             return i + 1, logits[:, -1], states, out.write(i, next_id[0, 0])
 

@@ -122,6 +122,12 @@ class Tracker:
             pip_requirements=[f"keras=={keras.__version__}", _backend_requirement()],
         )
 
+    def log_endpoint(self, saved_model: Path, endpoint: dict) -> None:
+        """Log the pyfunc model ``serving``: ``endpoint`` (a task's ``pyfunc_endpoint``) of
+        the SavedModel at ``saved_model``, served by :mod:`kerasseq.serving`."""
+        if self._mlflow:
+            _log_endpoint_model(saved_model, endpoint)
+
     def end(self, status: str = "FINISHED") -> None:
         if self._mlflow and self._mlflow.active_run():
             self._mlflow.end_run(status=status)
@@ -133,3 +139,85 @@ def _backend_requirement() -> str:
     backend = keras.backend.backend()
     module = __import__(backend)
     return f"{backend}=={module.__version__}"
+
+
+SERVING_CODE = Path(__file__).with_name("serving.py")
+
+
+def _log_endpoint_model(saved_model: Path, endpoint: dict) -> None:
+    """Log ``endpoint`` of the SavedModel at ``saved_model`` to the active MLflow run as the
+    pyfunc model ``serving`` (:mod:`kerasseq.serving`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import mlflow.pyfunc
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+
+    params = endpoint.get("params", {})
+    if "shape" in endpoint:  # a tensor in, a tensor out
+        import numpy as np
+
+        inputs = Schema([TensorSpec(np.dtype(endpoint["dtype"]), endpoint["shape"], endpoint["input"])])
+        outputs = None
+    else:  # strings in, strings out
+        inputs, outputs = Schema([ColSpec("string", endpoint["input"])]), Schema([ColSpec("string")])
+    signature = ModelSignature(
+        inputs=inputs,
+        outputs=outputs,
+        params=ParamSchema([ParamSpec(k, "long" if isinstance(v, int) else "double", v)
+                            for k, v in params.items()]) if params else None,
+    )
+    requirements = []
+    for package in ("tensorflow", "tensorflow-text"):  # Text: SentencePiece ops, if any
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pass
+    mlflow.pyfunc.log_model(
+        name="serving",
+        python_model=str(SERVING_CODE),  # model code: serving needs no kerasseq
+        artifacts={"saved_model": str(saved_model)},
+        model_config=endpoint,
+        signature=signature,
+        pip_requirements=requirements,
+    )
+
+
+def register_run_model(run_id: str | None, name: str, endpoint: dict | None = None,
+                       saved_model: Path | None = None):
+    """Register the model the MLflow run ``run_id`` logged as a new version of the registered
+    model ``name`` (created if new), in the tracking store of ``MLFLOW_TRACKING_URI`` (default
+    ``sqlite:///mlflow.db``): its pyfunc model ``serving`` where it has one, else its Keras
+    ``model``. A run without ``serving`` whose task serves a SavedModel ``endpoint`` (a run
+    trained on JAX exports its SavedModel later) gets it logged now from ``saved_model``.
+    Returns the ``ModelVersion``; it loads by ``models:/NAME/VERSION``."""
+    import mlflow
+
+    from kerasseq.errors import UserError
+
+    if not run_id:
+        raise UserError("this run has no MLflow run (trained with --no_tracking): nothing to register")
+    # Set, not only read: an earlier set_tracking_uri in this process would win over the variable.
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    if not _run_exists(mlflow, run_id):
+        raise UserError(f"MLflow run {run_id} is not in the tracking store {mlflow.get_tracking_uri()}; "
+                        "set MLFLOW_TRACKING_URI to the store the run was trained with")
+    experiment_id = mlflow.get_run(run_id).info.experiment_id
+
+    def logged(wanted):  # the run's last logged model of that name
+        models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
+        models = [m for m in models if m.source_run_id == run_id and m.name == wanted]
+        return max(models, key=lambda m: m.creation_timestamp) if models else None
+
+    model = logged("serving")
+    if model is None and endpoint and saved_model:
+        with mlflow.start_run(run_id=run_id):
+            _log_endpoint_model(saved_model, endpoint)
+        model = logged("serving")
+    model = model or logged("model")
+    if model is None:
+        raise UserError(f"MLflow run {run_id} logged no model to register")
+    registered = mlflow.register_model(f"models:/{model.model_id}", name)
+    print(f"Registered {name} version {registered.version} ({model.name} of MLflow run {run_id}): "
+          f"models:/{name}/{registered.version}")
+    return registered

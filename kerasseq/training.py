@@ -278,12 +278,16 @@ def finish(task, run: Run, model, val_ds, history: dict, steps: dict, export: bo
         plot_history(history, run.artifacts / "loss_curve.png", title=task.name, steps=steps)
     task.plots(run, model, history)
     serving = task.serving_model(run, model)
+    exported = {}
     if export:
         from kerasseq.export import export_task_model
 
-        export_task_model(task, run, model, serving=serving)
+        exported = export_task_model(task, run, model, serving=serving)
     run.tracker.log_artifact(run.artifacts, "plots_and_samples")
     run.tracker.log_model(serving, task.example_input(run))
+    endpoint = task.pyfunc_endpoint(run)
+    if endpoint and "saved_model" in exported:
+        run.tracker.log_endpoint(exported["saved_model"], endpoint)
     print(f"Final metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items())
           + f" (evaluation and export took {time.time() - start:.0f}s)")
     return metrics

@@ -6,6 +6,7 @@ import sys
 
 import keras
 import numpy as np
+import pandas as pd
 
 from kerasseq.data import CharVocabulary
 
@@ -49,15 +50,25 @@ def test_saved_model_matches_keras_and_samples_without_kerasseq(tiny_run, tmp_pa
 
 
 def test_trained_on_jax_exported_on_tensorflow(tmp_path, data_dir):
-    """The faster CPU backend for training (JAX), then the SavedModel from the checkpoint."""
+    """The faster CPU backend for training (JAX), then the SavedModel from the checkpoint;
+    registering it logs the served pyfunc model that training could not (no SavedModel)."""
+    import mlflow
+
     from conftest import TINY, run_cli
 
     args = list(TINY)
     args[args.index("--epochs") + 1] = "1"
-    trained = run_cli(["train", "charlm", *args, "--no_tracking"], cwd=tmp_path,
-                      env={"KERAS_BACKEND": "jax"}).stdout
+    local_store = {"MLFLOW_TRACKING_URI": ""}  # sqlite:///mlflow.db in tmp_path
+    trained = run_cli(["train", "charlm", *args], cwd=tmp_path,
+                      env={"KERAS_BACKEND": "jax", **local_store}).stdout
     assert "The SavedModel needs the TensorFlow backend" in trained
-    run_cli(["export", "charlm"], cwd=tmp_path, env={"KERAS_BACKEND": "tensorflow"})
+    exported = run_cli(["export", "charlm", "--register", "lm"], cwd=tmp_path,
+                       env={"KERAS_BACKEND": "tensorflow", **local_store}).stdout
+    assert "Registered lm version 1 (serving of MLflow run" in exported
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    lm = mlflow.pyfunc.load_model("models:/lm/1")
+    (text,) = lm.predict(pd.DataFrame({"prompt": ["ROMEO:"]}), params={"num_chars": 10})
+    assert text.startswith("ROMEO:") and len(text) == 16
     import tensorflow as tf
 
     export = tmp_path / "runs" / "charlm" / "export"
@@ -66,3 +77,14 @@ def test_trained_on_jax_exported_on_tensorflow(tmp_path, data_dir):
     served = loaded.serve(tf.constant(ids)).numpy()
     expected = keras.ops.convert_to_numpy(keras.saving.load_model(export / "model.keras")(ids))
     np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_register_needs_a_tracked_run(tmp_path):
+    from conftest import run_cli
+
+    (tmp_path / "runs" / "charlm" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "runs" / "charlm" / "checkpoint" / "state.json").write_text(
+        '{"epoch": 1, "step": 1, "config": {}, "history": {}, "mlflow_run_id": null}')
+    result = run_cli(["export", "charlm", "--register", "lm"], cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "was trained with --no_tracking: it has no MLflow run" in result.stderr

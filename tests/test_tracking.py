@@ -1,11 +1,11 @@
-"""MLflow tracking: the embedded SQLite store by default, and a real tracking server."""
+"""MLflow tracking: the embedded SQLite store by default, a real tracking server, and a team
+server on PostgreSQL that two trainings log to at once."""
 
+import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
@@ -13,6 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import TINY, run_cli
+from servers import postgres_cluster, tracking_server
 
 
 def _only_run(client):
@@ -22,9 +23,9 @@ def _only_run(client):
     return runs[0]
 
 
-def _check_run(client, run, epochs):
+def _check_run(client, run, epochs, units=32):
     assert run.info.status == "FINISHED"
-    assert run.data.params["units"] == "32" and run.data.params["cell"] == "lstm"
+    assert run.data.params["units"] == str(units) and run.data.params["cell"] == "lstm"
     assert run.data.metrics["final_val_loss_nats"] < 4.17  # below the uniform guess ln(65)
     history = client.get_metric_history(run.info.run_id, "val_loss")
     assert sorted(m.step for m in history) == list(range(1, epochs + 1))
@@ -33,12 +34,15 @@ def _check_run(client, run, epochs):
     samples = client.list_artifacts(run.info.run_id, "samples")
     assert any(a.path.startswith("samples/epoch_") for a in samples)
     models = client.search_logged_models([run.info.experiment_id])  # MLflow 3: models are entities
-    (model,) = [m for m in models if m.source_run_id == run.info.run_id]
-    assert model.name == "model"
+    models = {m.name: m for m in models if m.source_run_id == run.info.run_id}
+    assert sorted(models) == ["model", "serving"]  # the Keras model, the pyfunc of `sample`
     mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
-    signature = mlflow.models.get_model_info(f"models:/{model.model_id}").signature
+    signature = mlflow.models.get_model_info(f"models:/{models['model'].model_id}").signature
     assert signature.inputs.to_dict()[0]["tensor-spec"]["dtype"] == "int32"
     assert signature.outputs.to_dict()[0]["tensor-spec"]["shape"][-1] == 65
+    serving = mlflow.models.get_model_info(f"models:/{models['serving'].model_id}").signature
+    assert serving.inputs.input_names() == ["prompt"]
+    assert {p.name for p in serving.params} == {"num_chars", "temperature"}
 
 
 def test_embedded_sqlite_store_is_the_default(tiny_run):
@@ -48,31 +52,10 @@ def test_embedded_sqlite_store_is_the_default(tiny_run):
     _check_run(client, _only_run(client), epochs=2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.server
 def test_real_tracking_server(tmp_path, data_dir):
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen(
-        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"))
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{uri}/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"mlflow server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
+    with tracking_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server-artifacts",
+                         tmp_path / "server.log") as uri:
         work = tmp_path / "work"
         work.mkdir()
         args = list(TINY)
@@ -81,9 +64,77 @@ def test_real_tracking_server(tmp_path, data_dir):
         assert not (work / "mlflow.db").exists()
         client = MlflowClient(tracking_uri=uri)
         _check_run(client, _only_run(client), epochs=1)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+@pytest.mark.server
+def test_team_server_on_postgresql_takes_two_trainings_at_once(tmp_path, data_dir, monkeypatch):
+    """`mlflow server` on PostgreSQL with an artifact store it serves (clients get
+    mlflow-artifacts: URIs): two character LMs train against it at once, one with `kerasseq
+    train`, one as the MLflow project (`mlflow run`), then register their models under one
+    name at once; everything arrives, the registered SavedModels byte for byte."""
+    from conftest import REPO
+    from kerasseq.tracking import register_run_model
+
+    with postgres_cluster() as database, tracking_server(
+            database, tmp_path / "team-artifacts", tmp_path / "server.log") as uri:
+        args = list(TINY)
+        args[args.index("--epochs") + 1] = "1"
+        args.remove("--units")
+        args.remove("32")
+
+        def train(units):
+            run_dir = tmp_path / f"units_{units}"
+            env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
+                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+            if units == 32:
+                run_cli(["train", "charlm", *args, "--units", "32", "--run_dir", run_dir],
+                        cwd=tmp_path, env=env)
+            else:  # the MLflow project's entry point
+                command = [Path(sys.executable).with_name("mlflow"), "run", REPO, "-e", "charlm",
+                           "--env-manager", "local", "--experiment-name", "charlm"]
+                for key, value in [*zip(args[::2], args[1::2]), ("units", units), ("run_dir", run_dir)]:
+                    command += ["-P", f"{key.lstrip('-')}={value}"]
+                result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True,
+                                        text=True, timeout=600)
+                assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+            exported[state["mlflow_run_id"]] = run_dir / "export" / "saved_model"
+            return state["mlflow_run_id"]
+
+        # Created first, as a team would: `mlflow run --experiment-name` creates a missing
+        # experiment without handling a concurrent creation (kerasseq's set_experiment does).
+        MlflowClient(tracking_uri=uri).create_experiment("charlm")
+        exported = {}
+        with ThreadPoolExecutor(2) as pool:
+            run_ids = list(pool.map(train, (32, 24)))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        with ThreadPoolExecutor(2) as pool:  # both create the registered model at once
+            versions = list(pool.map(lambda r: register_run_model(r, "team-lm"), run_ids))
+
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name("charlm")
+        assert experiment.artifact_location.startswith("mlflow-artifacts:")
+        runs = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
+        assert sorted(runs) == sorted(run_ids)
+        for run_id, units in zip(run_ids, (32, 24)):
+            _check_run(client, runs[run_id], epochs=1, units=units)
+        assert sorted(int(v.version) for v in versions) == [1, 2]
+        registered = client.search_model_versions("name = 'team-lm'")
+        assert sorted(v.run_id for v in registered) == sorted(run_ids)
+        assert all(v.status == "READY" for v in registered)
+        # Each registered version comes back through the server's artifact store byte for
+        # byte: the SavedModel its run exported. (Loading one: tests/test_serving.py.)
+        for version in registered:
+            folder = mlflow.artifacts.download_artifacts(f"models:/team-lm/{version.version}",
+                                                         dst_path=str(tmp_path / f"v{version.version}"))
+            served = Path(folder) / "artifacts" / "saved_model"
+            files = sorted(p.relative_to(served) for p in served.rglob("*") if p.is_file())
+            assert Path("saved_model.pb") in files
+            assert files == sorted(p.relative_to(exported[version.run_id])
+                                   for p in exported[version.run_id].rglob("*") if p.is_file())
+            for name in files:
+                assert (served / name).read_bytes() == (exported[version.run_id] / name).read_bytes()
+        assert (tmp_path / "team-artifacts").is_dir()
 
 
 def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_path, monkeypatch):

@@ -79,6 +79,14 @@ class Task:
     def export_endpoints(self, run, archive, serving_model) -> None:
         """Add task-specific SavedModel endpoints to ``archive`` (``keras.export.ExportArchive``)."""
 
+    def pyfunc_endpoint(self, run) -> dict | None:
+        """The SavedModel endpoint that MLflow serves (``mlflow models serve``), as the
+        ``model_config`` of :mod:`kerasseq.serving`: ``{"endpoint": name, "input": name,
+        "params": {name: default}}`` for a string input, plus ``"dtype"`` and ``"shape"``
+        (``-1`` for the batch) for a tensor input. Logged as the pyfunc model ``serving`` next
+        to the Keras ``model``. Default ``None``: the Keras serving model itself is served."""
+        return None
+
     def folds(self, config) -> list[tuple[str, dict]] | None:
         """The cross-validation these settings ask for, as ``(fold name, overrides)`` pairs, or
         ``None`` for one run. Default: k-fold when the settings have ``fold = -1``."""

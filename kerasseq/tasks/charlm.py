@@ -166,6 +166,11 @@ class CharLMTask(Task):
         archive.track(step)
         char_sampler_endpoint(archive, step, run.vocab.chars)
 
+    def pyfunc_endpoint(self, run):
+        """Served: a prompt per row in, the prompt and its continuation out."""
+        return {"endpoint": "sample", "input": "prompt",
+                "params": {"num_chars": 200, "temperature": 1.0}}
+
 
 def _passage(text: str, num_chars: int) -> str:
     """``num_chars`` characters of ``text`` from the start of a speech (after a blank line)."""

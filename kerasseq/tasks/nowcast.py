@@ -305,5 +305,10 @@ class NowcastTask(Task):
         archive.add_endpoint(name="forecast", fn=forecast, input_signature=[
             tf.TensorSpec([None, J, *self.frame_size(run)], tf.float32, name="frames")])
 
+    def pyfunc_endpoint(self, run):
+        """Served: ``forecast``, frames ``(n, J, H, W)`` in data units in, ``(n, K, H, W)`` out."""
+        return {"endpoint": "forecast", "input": "frames", "dtype": "float32",
+                "shape": [-1, run.config.frames[0], *self.frame_size(run)]}
+
 
 TASK = NowcastTask()

@@ -160,6 +160,10 @@ class TranslationTask(Task):
         translation_endpoint(archive, self.translator(run, serving_model),
                              run.source_tokenizer, run.target_tokenizer)
 
+    def pyfunc_endpoint(self, run):
+        """Served: an English sentence per row in, its German translation out."""
+        return {"endpoint": "translate", "input": "sentence"}
+
     def sample(self, run, model, prompt="", **options):
         """Translate ``prompt`` (English; one sentence per line) with the run's beam search."""
         sentences = [line for line in prompt.split("\n") if line.strip()]

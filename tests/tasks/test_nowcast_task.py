@@ -21,12 +21,17 @@ TINY = {
 }
 
 
+SERVED = "radar"  # the run `mlflow models serve` serves (once is enough)
+
+
 @pytest.fixture(scope="module", params=sorted(TINY))
 def nowcast_run(request, tmp_path_factory, data_dir):
     dataset = request.param
     work = tmp_path_factory.mktemp(f"nowcast_{dataset}")
-    run_cli(["train", "nowcast", "--dataset", dataset, *TINY[dataset], "--samples", "1",
-             "--no_tracking"], cwd=work, timeout=900)
+    # The radar run is tracked in the working folder's own MLflow store and served from there.
+    tracking = [] if dataset == SERVED else ["--no_tracking"]
+    run_cli(["train", "nowcast", "--dataset", dataset, *TINY[dataset], "--samples", "1", *tracking],
+            cwd=work, timeout=900, env={"MLFLOW_TRACKING_URI": ""})
     return work / "runs" / "nowcast", dataset
 
 
@@ -89,6 +94,47 @@ def test_saved_model_forecasts_frames_in_data_units(nowcast_run, tmp_path):
     assert served.min() >= 0
     model = keras.saving.load_model(run / "export" / "model.keras")
     np.testing.assert_allclose(served, np.asarray(model(frames[..., None]))[..., 0], atol=1e-5)
+
+
+@pytest.mark.server
+def test_registered_nowcaster_serves_frames_over_http(nowcast_run, tmp_path, monkeypatch):
+    """`mlflow models serve` of the registered run: frames in data units in, the Keras model's
+    forecast out; malformed requests are answered 400 with a message."""
+    run, dataset = nowcast_run
+    if dataset != SERVED:
+        pytest.skip("served once, from the radar run (data units in and out)")
+    import keras
+
+    import kerasseq.layers  # noqa: F401 (registers the custom layers)
+    import kerasseq.losses  # noqa: F401
+    from kerasseq.tracking import register_run_model
+    from servers import model_server, post
+
+    tracking_uri = f"sqlite:///{run.parent.parent / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    # What `kerasseq export nowcast --register nowcaster` does after exporting (tested with
+    # the character LM), without exporting again.
+    version = register_run_model(state["mlflow_run_id"], "nowcaster").version
+
+    frames = np.random.default_rng(1).gamma(0.5, 2.0, size=(2, 6, 32, 32)).astype("float32")
+    model = keras.saving.load_model(run / "export" / "model.keras")
+    expected = np.asarray(model(frames[..., None]))[..., 0]
+    with model_server(f"models:/nowcaster/{version}", tracking_uri, tmp_path / "serve.log") as url:
+        status, answer = post(url, {"inputs": frames.tolist()})
+        assert status == 200, answer
+        served = np.array(answer["predictions"], "float32")
+        assert served.shape == (2, 12, 32, 32)
+        np.testing.assert_allclose(served, expected, atol=1e-4)
+        for body, message in [
+            ({"inputs": frames[:, :5].tolist()}, "does not match expected shape"),  # 5 frames, not 6
+            ({"inputs": frames[..., None].tolist()}, "does not match expected shape"),
+            ({"inputs": [[["rain"]]]}, "could not convert string to float"),
+            ({"inputs": []}, "does not match expected shape"),
+            (b"", "Invalid input"),
+        ]:
+            status, answer = post(url, body)
+            assert status == 400 and message in answer["message"], (status, str(answer)[:500])
 
 
 def test_settings_are_checked():

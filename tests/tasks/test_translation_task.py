@@ -13,7 +13,10 @@ from conftest import run_cli
 TINY = ["--epochs", "1", "--steps_per_epoch", "200", "--vocabulary_size", "1000", "--batch_size", "32",
         "--embedding_dim", "32", "--units", "64", "--d_model", "64", "--num_heads", "2",
         "--intermediate_dim", "64", "--num_layers", "1", "--beam_width", "2",
-        "--eval_batch_size", "250", "--no_tracking"]
+        "--eval_batch_size", "250"]
+
+
+SERVED = "transformer"  # the run `mlflow models serve` serves (once is enough)
 
 
 def _extra(model):
@@ -26,8 +29,10 @@ def _extra(model):
 @pytest.fixture(scope="module", params=["bahdanau", "transformer"])
 def translation_run(request, tmp_path_factory, data_dir):
     work = tmp_path_factory.mktemp(f"translation_{request.param}")
-    out = run_cli(["train", "translation", "--model", request.param, *TINY, *_extra(request.param)],
-                  cwd=work, timeout=900).stdout
+    # The Transformer run is tracked in the working folder's own MLflow store and served from there.
+    tracking = [] if request.param == SERVED else ["--no_tracking"]
+    out = run_cli(["train", "translation", "--model", request.param, *TINY, *_extra(request.param),
+                   *tracking], cwd=work, timeout=900, env={"MLFLOW_TRACKING_URI": ""}).stdout
     return work, out, request.param
 
 
@@ -74,6 +79,44 @@ def test_saved_model_translates_strings_like_the_cli(translation_run):
     cli = run_cli(["sample", "translation", "--prompt", "\\n".join(SENTENCES)], cwd=work).stdout
     assert served == cli.rstrip("\n").split("\n")[-2:]
     assert any(served)
+
+
+@pytest.mark.server
+def test_registered_translator_serves_sentences_over_http(translation_run, tmp_path, monkeypatch):
+    """`mlflow models serve` of the registered run translates like kerasseq in this process;
+    malformed requests are answered 400 with a message."""
+    work, _, model_name = translation_run
+    if model_name != SERVED:
+        pytest.skip("served once, from the Transformer run")
+    from kerasseq import training
+    from kerasseq.tasks import get_task
+    from kerasseq.tracking import register_run_model
+    from servers import model_server, post
+
+    tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    run_dir = work / "runs" / "translation"
+    state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+    # What `kerasseq export translation --register en-de` does after exporting (tested with
+    # the character LM), without exporting again.
+    version = register_run_model(state["mlflow_run_id"], "en-de").version
+    task = get_task("translation")
+    run, model = training.load_run(task, run_dir)
+    expected = task.translate(run, task.translator(run, model), SENTENCES)
+
+    with model_server(f"models:/en-de/{version}", tracking_uri, tmp_path / "serve.log") as url:
+        status, answer = post(url, {"inputs": SENTENCES})
+        assert status == 200 and answer == {"predictions": expected}
+        status, answer = post(url, {"dataframe_records": [{"sentence": SENTENCES[1]}]})
+        assert status == 200 and answer == {"predictions": expected[1:]}
+        for body, message in [
+            ({"inputs": [[1, 2]]}, "sentence must be a string"),
+            ({"inputs": {"text": SENTENCES}}, "missing inputs ['sentence']"),
+            ({"inputs": []}, "no sentence given"),
+            (b"", "Invalid input"),
+        ]:
+            status, answer = post(url, body)
+            assert status == 400 and message in answer["message"], (body, status, answer)
 
 
 def test_bad_settings_are_clear_errors(tmp_path):
