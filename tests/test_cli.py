@@ -38,7 +38,7 @@ def test_jit_flags_are_aliases_of_jit_compile(flags, jit_compile):
     (["train", "charlm", "--cell", "tcn"], "--cell must be one of delay, gru, leaky, lstm, mut1, mut2, mut3, rnn; got 'tcn'"),
     (["train", "charlm", "--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["train", "charlm", "--epochs", "0"], "--epochs must be >= 1"),
-    (["train", "nosuchtask"], "unknown task 'nosuchtask'; known tasks: charlm"),
+    (["train", "nosuchtask"], "unknown task 'nosuchtask'; known tasks: captioning, charlm"),
     (["fly", "charlm"], "unknown command 'fly'"),
     (["train", "charlm", "--data_dir", "/nonexistent/data"], "data directory /nonexistent/data"),
     (["sample", "charlm"], "no trained run in runs/charlm"),

@@ -62,7 +62,7 @@ def test_objectives():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["tune", "nosuchtask"], "unknown task 'nosuchtask'; known tasks: charlm"),
+    (["tune", "nosuchtask"], "unknown task 'nosuchtask'; known tasks: captioning, charlm"),
     (["tune", "ner"], "ner declares no search space (SEARCH_SPACE of TaggingConfig in "
                       "kerasseq/tasks/configs.py); tasks with one: charlm, mr"),
     (["tune", "mr", "--trials", "0"], "--trials must be >= 1; got 0"),
