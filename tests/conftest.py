@@ -32,6 +32,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Reference outputs of established implementations (timm, DETR): ../shared/fixtures/README.md.
 os.environ.setdefault("KERASSEQ_FIXTURES_DIR", str(REPO.parent / "shared" / "fixtures"))
 
+@pytest.fixture(autouse=True)
+def _no_active_mlflow_experiment(monkeypatch):
+    """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID into this process's environment;
+    without this, a test that tracked a run would leak its experiment into later tests and into
+    the subprocesses they start (``mlflow run --experiment-name`` then refuses both)."""
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 # Settings of the tiny real-data run the CLI, export and tracking tests share.
 TINY = ["--epochs", "2", "--units", "32", "--depth", "1", "--embedding_dim", "16",
         "--batch_size", "8", "--seq_len", "32", "--max_chars", "20000", "--sample_chars", "40"]
