@@ -14,6 +14,7 @@ from keras import ops
 
 from kerasseq.decoding import beam_search, compiled, greedy_decode
 from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder
+from kerasseq.layers.word_detector import WordDetectionLoss
 from kerasseq.models.backbones import build_resnet_backbone
 
 CAPTION_MODELS = ("showtell", "attend")
@@ -66,7 +67,8 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
                     encoder_filters=(32, 64, 128), encoder_blocks=(2, 2, 2),
                     freeze_encoder: bool = False, embedding_dim: int = 128, units: int = 256,
                     attention_units: int = 256, image_as: str = "input", gate: bool = True,
-                    regularizer: float = 1.0, dropout: float = 0.0) -> keras.Model:
+                    regularizer: float = 1.0, dropout: float = 0.0,
+                    word_detection: float = 0.0) -> keras.Model:
     """A captioning model: encoder → annotation vectors → caption decoder.
 
     Args:
@@ -88,6 +90,9 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
         image_as: Show and Tell: the image as the first LSTM input or its initial state.
         gate / regularizer: Show, Attend and Tell's β gate and doubly stochastic λ.
         dropout: decoder dropout.
+        word_detection: λ of an auxiliary loss on the encoder: predict from the mean annotation
+            vector which words the image's captions contain
+            (:class:`~kerasseq.layers.WordDetectionLoss`, after Fang et al. 2015); 0 off.
 
     Returns:
         An uncompiled ``keras.Model`` with layers ``encoder``, ``annotations`` (the
@@ -113,6 +118,9 @@ def build_captioner(vocab_size: int, model: str = "attend", *, image_size: int =
     # embedding saturates the LSTM's gates and every image gets the same caption (seen on
     # Flickr8k with Show and Tell: one caption for all 1,000 test images).
     annotations = keras.layers.LayerNormalization(name="annotations")(vectors)
+    if word_detection:
+        annotations = WordDetectionLoss(vocab_size, word_detection, name="word_detection")(
+            [annotations, captions])
     features = ops.repeat(annotations, captions_per_image, axis=0)  # (batch·C, L, D)
     tokens = ops.reshape(captions, (-1, caption_length))  # (batch·C, T)
     if model == "showtell":

@@ -87,7 +87,8 @@ class CaptioningTask(Task):
             len(run.vocab), c.model, image_size=c.image_size, caption_length=c.caption_length,
             encoder=c.encoder, encoder_filters=filters, encoder_blocks=blocks, freeze_encoder=c.freeze_encoder,
             embedding_dim=c.embedding_dim, units=c.units, attention_units=c.attention_units,
-            image_as=c.image_as, gate=c.gate, regularizer=c.regularizer, dropout=c.dropout)
+            image_as=c.image_as, gate=c.gate, regularizer=c.regularizer, dropout=c.dropout,
+            word_detection=c.word_detection)
         if c.encoder_weights:
             load_encoder_weights(model.get_layer("encoder"), c.encoder_weights)
         return model

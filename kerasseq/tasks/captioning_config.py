@@ -44,6 +44,8 @@ class CaptioningConfig(RunConfig):
                           "its initial state", choices=("input", "state"))
     gate: bool = param(True, "attend: the gating scalar β (Xu et al. §4.2.1)")
     regularizer: float = param(1.0, "attend: λ of the doubly stochastic attention regulariser; 0 off")
+    word_detection: float = param(0.0, "λ of an auxiliary encoder loss: predict which words an "
+                                  "image's captions contain (Fang et al. 2015); 0 off")
     dropout: float = param(0.3, "decoder dropout (embeddings and output layer)")
     batch_size: int = param(32, "images per batch (each with its five captions)")
     min_count: int = param(5, "keep training words seen at least this often")
@@ -70,8 +72,8 @@ class CaptioningConfig(RunConfig):
             raise UserError(f"--resize ({self.resize}) must be >= --image_size ({self.image_size})")
         if not 0 <= self.dropout < 1:
             raise UserError(f"--dropout must be in [0, 1); got {self.dropout}")
-        if self.regularizer < 0 or self.length_penalty < 0:
-            raise UserError("--regularizer and --length_penalty must be >= 0")
+        if self.regularizer < 0 or self.length_penalty < 0 or self.word_detection < 0:
+            raise UserError("--regularizer, --length_penalty and --word_detection must be >= 0")
         filters, blocks = self.stages()
         if len(filters) != len(blocks):
             raise UserError(f"--encoder_filters and --encoder_blocks need one entry per stage; got "

@@ -95,3 +95,22 @@ def test_encoder_names_equal_the_settings_choices():
 
     assert SETTINGS_ENCODERS == CAPTION_ENCODERS
     assert CaptioningConfig.__dataclass_fields__["model"].metadata["choices"] == CAPTION_MODELS
+
+
+def test_word_detection_trains_the_encoder_and_leaves_decoding_alone():
+    """The auxiliary word-detection loss is added in training only, reaches the encoder, and
+    the captioner (which reads the annotations before it) decodes as without it."""
+    keras.utils.set_random_seed(3)
+    net = build_captioner(VOCAB, "attend", word_detection=0.5, **TINY)
+    captions = np.random.default_rng(1).integers(2, VOCAB, (3, 5, 6)).astype("int32")
+    inputs = {"images": _images(), "captions_in": captions}
+    net(inputs, training=True)
+    assert len(net.losses) == 2  # the attention regulariser and word detection
+    encoder = net.get_layer("encoder")
+    before = [keras.ops.convert_to_numpy(w).copy() for w in encoder.trainable_weights]
+    net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    net.fit(inputs, captions, epochs=1, verbose=0)
+    after = [keras.ops.convert_to_numpy(w) for w in encoder.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+    ids = Captioner(net, beam_width=1, max_length=6).caption_ids(_images())
+    assert ids.shape == (3, 6)
