@@ -17,7 +17,8 @@ class ImageAsWords(keras.layers.Layer):
 
     where v is the image's feature vector and n the question's length (its non-zero ids;
     questions are right-padded with id 0). W_first and W_last are two linear maps (the
-    paper's "two different linear transformations" of the 2-VIS model).
+    paper's "two different linear transformations" of the 2-VIS model). Steps after the
+    question are zero (and masked).
 
     Args:
         embedding_dim: the word-embedding size E (the projected image's size).
@@ -59,6 +60,8 @@ class ImageAsWords(keras.layers.Layer):
 
     def call(self, inputs, mask=None):
         image, embedded, tokens = inputs
+        # Zero the padding's embeddings: the last image word is added onto step n + 1.
+        embedded = embedded * ops.cast(ops.not_equal(tokens, 0), embedded.dtype)[:, :, None]
         first = ops.cast(self.first(image), embedded.dtype)[:, None, :]  # (batch, 1, E)
         sequence = ops.concatenate([first, embedded], axis=1)  # (batch, T + 1, E)
         if self.both_ends:
