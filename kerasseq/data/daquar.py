@@ -233,17 +233,22 @@ def _decode_with_pillow(data, size: int) -> list[np.ndarray]:
 
 
 def vqa_batches(images: np.ndarray, image_index: np.ndarray, questions: np.ndarray,
-                targets: np.ndarray, *, batch_size: int, train: bool, seed: int = 0, first_epoch: int = 0):
+                targets: np.ndarray, *, batch_size: int, train: bool, seed: int = 0, first_epoch: int = 0,
+                shift: int = 0):
     """Batches ``({"images": uint8 (b, S, S, 3), "question": int32 (b, T)}, int32 (b,))``: a
     new shuffle every epoch when ``train`` (whole batches only), in order otherwise. tf.data
-    where TensorFlow is installed, a ``keras.utils.PyDataset`` where it is not.
+    where TensorFlow is installed, a ``keras.utils.PyDataset`` where it is not. No flips: the
+    questions speak of left and right.
 
     Args:
         images: uint8 ``(m, S, S, 3)``, the distinct images.
         image_index: int ``(n,)``, the row of ``images`` of every question.
         questions: int32 ``(n, T)`` question ids.
         targets: int32 ``(n,)`` answer classes.
+        shift: in training, translate every image by up to ``shift`` pixels each way (a
+            random crop of the edge-padded image), drawn per (seed, epoch, batch).
     """
+    from kerasseq.data.flickr8k import crop_images
     from kerasseq.data.epochs import epoch_dataset
 
     count = len(questions)
@@ -251,10 +256,16 @@ def vqa_batches(images: np.ndarray, image_index: np.ndarray, questions: np.ndarr
     def plan(epoch):
         order = np.random.default_rng([seed, epoch]).permutation(count) if train else np.arange(count)
         stop = count - count % batch_size if train and count >= batch_size else count
-        return [order[k:k + batch_size] for k in range(0, stop, batch_size)]
+        return [(epoch, k, order[k:k + batch_size]) for k in range(0, stop, batch_size)]
 
-    def load(index):
-        return {"images": images[image_index[index]], "question": questions[index]}, targets[index]
+    def load(item):
+        epoch, k, index = item
+        batch = images[image_index[index]]
+        if train and shift:
+            rng = np.random.default_rng([seed, epoch, k, 1])
+            padded = np.pad(batch, [(0, 0), (shift, shift), (shift, shift), (0, 0)], mode="edge")
+            batch = crop_images(padded, batch.shape[1], rng)
+        return {"images": batch, "question": questions[index]}, targets[index]
 
     signature = None
     try:

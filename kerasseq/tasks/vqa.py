@@ -99,7 +99,7 @@ class VQATask(Task):
     def datasets(self, run):
         c = run.config
         train = daquar.vqa_batches(*self.inputs(run, "train"), batch_size=c.batch_size, train=True,
-                                   seed=c.seed, first_epoch=run.initial_epoch)
+                                   seed=c.seed, first_epoch=run.initial_epoch, shift=c.shift)
         validation = daquar.vqa_batches(*self.inputs(run, "validation"), batch_size=EVAL_BATCH,
                                         train=False)
         return train, validation
@@ -115,7 +115,8 @@ class VQATask(Task):
             len(run.classes), len(run.vocab), c.model, image_size=c.image_size,
             question_length=c.question_length, encoder=c.encoder, encoder_filters=filters,
             encoder_blocks=blocks, freeze_encoder=c.freeze_encoder, embedding_dim=c.embedding_dim,
-            units=c.units, attention_units=c.attention_units, dropout=c.dropout)
+            units=c.units, attention_units=c.attention_units, dropout=c.dropout,
+            image_dropout=c.image_dropout)
         if c.encoder_weights:
             if c.model == "question_only":
                 raise UserError("--encoder_weights: the question_only model has no encoder")

@@ -35,10 +35,14 @@ class VQAConfig(RunConfig):
     encoder_weights: str = param("", "start the encoder from a .weights.h5 file of it (or a "
                                  "captioning or vqa run's .keras model's encoder); empty: scratch")
     freeze_encoder: bool = param(False, "keep the encoder fixed (needs --encoder_weights)")
+    shift: int = param(0, "training: translate the images by up to this many pixels (random "
+                       "crops of the edge-padded image; no flips: questions say left and right)")
     embedding_dim: int = param(64, "word embedding size (and the projected image's)")
     units: int = param(128, "LSTM state size (per direction for 2vis_blstm)")
     attention_units: int = param(64, "attention: hidden size of the attention MLP")
     dropout: float = param(0.3, "dropout on the word embeddings and before the softmax layer")
+    image_dropout: float = param(0.0, "dropout on the CNN's features (against memorising the "
+                                 "training images)")
     batch_size: int = param(32, "questions per batch")
     question_length: int = param(32, "most words per question (DAQUAR's longest has 31)")
     min_count: int = param(1, "keep question words seen at least this often in training")
@@ -52,10 +56,12 @@ class VQAConfig(RunConfig):
                      "batch_size", "question_length", "min_count"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        if self.plots < 0:
-            raise UserError(f"--plots must be >= 0; got {self.plots}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"--dropout must be in [0, 1); got {self.dropout}")
+        for name in ("plots", "shift"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
+        for name in ("dropout", "image_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"--validation_fraction must be in (0, 1); got {self.validation_fraction}")
         filters, blocks = self.stages()

@@ -86,3 +86,20 @@ def test_images_and_batches(data_dir):
     for k, target in enumerate(targets):  # each question keeps its image and its answer
         np.testing.assert_array_equal(inputs["question"][k], questions[target])
         np.testing.assert_array_equal(inputs["images"][k], table[[0, 1, 1, 0, 1][target]])
+
+
+def test_training_shifts_are_translations_drawn_per_epoch():
+    image = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(1, 8, 8, 3)
+    ds = daquar.vqa_batches(image, np.zeros(4, int), np.ones((4, 2), np.int32), np.zeros(4, np.int32),
+                            batch_size=4, train=True, seed=0, shift=2)
+    from kerasseq.data.epochs import numpy_batches
+
+    first = next(iter(numpy_batches(ds)))[0]["images"]
+    second = next(iter(numpy_batches(ds)))[0]["images"]  # the next epoch
+    padded = np.pad(image[0], [(2, 2), (2, 2), (0, 0)], mode="edge")
+    for crop in first:  # each one an 8 × 8 window of the edge-padded image
+        assert any(np.array_equal(crop, padded[r:r + 8, c:c + 8]) for r in range(5) for c in range(5))
+    assert not np.array_equal(first, second)
+    plain = daquar.vqa_batches(image, np.zeros(4, int), np.ones((4, 2), np.int32), np.zeros(4, np.int32),
+                               batch_size=4, train=False, shift=2)
+    assert all(np.array_equal(x, image[0]) for x in next(iter(numpy_batches(plain)))[0]["images"])
