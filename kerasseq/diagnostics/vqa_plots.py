@@ -30,7 +30,7 @@ def plot_answers(images, questions: list[str], predicted: list[str], truths: lis
     count = len(images)
     columns = max(1, min(columns, count))
     rows = (count + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 4.4 * rows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= count:

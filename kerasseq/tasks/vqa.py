@@ -62,15 +62,15 @@ class VQATask(Task):
             run.vocab.save(vocab_path)
             classes_path.write_text(json.dumps({"answers": run.classes}, ensure_ascii=False))
         run.encoded = {name: self._encode(run, qa) for name, qa in run.qa.items()}
-        counts = {name: int(np.sum(e["single"])) for name, e in run.encoded.items()}
+        single = {name: int(np.sum(e["single"])) for name, e in run.encoded.items()}
+        run.left_out = {f"{name}_multiword_excluded": len(run.qa[name]) - single[name] for name in run.qa}
+        run.left_out["validation_not_a_class"] = single["validation"] - int(
+            np.sum(run.encoded["validation"]["usable"]))
         print(f"DAQUAR {c.question_set}: {len(train)} training questions "
               f"({len(run.qa['validation'])} on {len(held_out)} held-out images for validation; "
               f"{train.typos_fixed} 'th eimage' typo repaired), {len(run.qa['test'])} test; "
-              f"{len(run.classes)} answer classes, {len(run.vocab)} question ids. Left out (multi-word "
-              f"answers): {len(run.qa['train']) - counts['train']} training, "
-              f"{len(run.qa['validation']) - counts['validation']} validation, "
-              f"{len(run.qa['test']) - counts['test']} test questions; validation questions "
-              f"whose answer is no class: {counts['validation'] - int(np.sum(run.encoded['validation']['usable']))}")
+              f"{len(run.classes)} answer classes, {len(run.vocab)} question ids. Left out: "
+              + ", ".join(f"{k} {v}" for k, v in run.left_out.items()))
         run.images = None
 
     def _encode(self, run, qa):
@@ -165,7 +165,9 @@ class VQATask(Task):
         metrics = {"val_loss": float(values["loss"]), "val_accuracy": float(values["accuracy"])}
         questions, predicted, truths, _ = self.test_answers(run, model)
         qa = run.qa["test"]
-        metrics.update(test_questions=len(truths), test_multiword_excluded=len(qa) - len(truths),
+        metrics.update(run.left_out)
+        metrics.update(train_questions=int(np.sum(run.encoded["train"]["usable"])),
+                       test_questions=len(truths), test_multiword_excluded=len(qa) - len(truths),
                        test_answers_not_a_class=sum(t not in set(run.classes) for t in truths),
                        test_accuracy=accuracy(truths, predicted),
                        test_prior_accuracy=accuracy(truths, [run.classes[0]] * len(truths)))

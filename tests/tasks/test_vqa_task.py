@@ -41,6 +41,10 @@ def test_tiny_run_reports_accuracy_wups_and_counts(vqa_run):
     run, metrics = vqa_run
     # Reduced DAQUAR's test file: 297 questions, 7 with a multi-word answer.
     assert metrics["test_questions"] == 290 and metrics["test_multiword_excluded"] == 7
+    # The training file's 51 multi-word answers, on either side of the validation split.
+    assert metrics["train_multiword_excluded"] + metrics["validation_multiword_excluded"] == 51
+    assert metrics["train_questions"] + metrics["train_multiword_excluded"] \
+        + metrics["validation_multiword_excluded"] + metrics["validation_not_a_class"] < 3876
     assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["val_accuracy"] <= 1
     if _wordnet():
         assert metrics["test_accuracy"] <= metrics["test_wups_0.9"] <= metrics["test_wups_0.0"] <= 1
