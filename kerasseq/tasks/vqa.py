@@ -146,10 +146,14 @@ class VQATask(Task):
                                verbose=0)
         return np.argmax(logits, axis=-1)
 
-    def test_answers(self, run, model):
-        """``(questions, predicted, truths, rows)`` of the single-word test questions."""
+    def test_answers(self, run, model, shuffle_images: bool = False):
+        """``(questions, predicted, truths, rows)`` of the single-word test questions; with
+        ``shuffle_images`` each question is asked about another test question's image (a
+        seeded permutation): what the answers owe to the image."""
         single = run.encoded["test"]["single"]
         images, index, questions, _ = self.inputs(run, "test", keep=single)
+        if shuffle_images:
+            index = index[np.random.default_rng(run.config.seed).permutation(len(index))]
         predicted = [run.classes[k] for k in self.predict(run, model, images[index], questions)]
         qa = run.qa["test"]
         truths = [qa.answers[i][0] for i in np.flatnonzero(single)]
@@ -157,8 +161,9 @@ class VQATask(Task):
 
     def evaluate(self, run, model, val_ds):
         """Validation loss and accuracy; test accuracy, WUPS@0.9 and WUPS@0.0 on the
-        single-word questions, the counts behind them, and the answer prior (the most
-        frequent training answer for every question) for comparison."""
+        single-word questions, the counts behind them and, for comparison, the answer prior
+        (the most frequent training answer for every question) and the accuracy with the test
+        images shuffled among the questions (equal to the accuracy for question_only)."""
         from kerasseq.metrics.wups import WordNetMissing, accuracy, wups
 
         values = model.evaluate(val_ds, verbose=0, return_dict=True)
@@ -170,7 +175,9 @@ class VQATask(Task):
                        test_questions=len(truths), test_multiword_excluded=len(qa) - len(truths),
                        test_answers_not_a_class=sum(t not in set(run.classes) for t in truths),
                        test_accuracy=accuracy(truths, predicted),
-                       test_prior_accuracy=accuracy(truths, [run.classes[0]] * len(truths)))
+                       test_prior_accuracy=accuracy(truths, [run.classes[0]] * len(truths)),
+                       test_shuffled_images_accuracy=accuracy(
+                           truths, self.test_answers(run, model, shuffle_images=True)[1]))
         try:
             metrics["test_wups_0.9"] = wups(truths, predicted, 0.9)
             metrics["test_wups_0.0"] = wups(truths, predicted, 0.0)

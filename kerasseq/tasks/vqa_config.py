@@ -30,7 +30,7 @@ class VQAConfig(RunConfig):
     encoder: str = param("resnet", "resnet, vit or swin, trained from scratch (as captioning's)",
                          choices=CAPTION_ENCODERS)
     encoder_filters: str = param("16,32,64", "channels of the ResNet's stages (output stride "
-                                 "4·2^(stages−1): an 8 × 8 grid at 64 pixels)")
+                                 "4·2^(stages−1): a 4 × 4 grid at 64 pixels)")
     encoder_blocks: str = param("1,1,1", "residual blocks per ResNet stage")
     encoder_weights: str = param("", "start the encoder from a .weights.h5 file of it (or a "
                                  "captioning or vqa run's .keras model's encoder); empty: scratch")

@@ -46,6 +46,7 @@ def test_tiny_run_reports_accuracy_wups_and_counts(vqa_run):
     assert metrics["train_questions"] + metrics["train_multiword_excluded"] \
         + metrics["validation_multiword_excluded"] + metrics["validation_not_a_class"] < 3876
     assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["val_accuracy"] <= 1
+    assert 0 <= metrics["test_shuffled_images_accuracy"] <= 1
     if _wordnet():
         assert metrics["test_accuracy"] <= metrics["test_wups_0.9"] <= metrics["test_wups_0.0"] <= 1
     rows = (run / "artifacts" / "test_answers.tsv").read_text().splitlines()
