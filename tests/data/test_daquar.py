@@ -95,6 +95,8 @@ def test_training_shifts_are_translations_drawn_per_epoch():
     from kerasseq.data.epochs import numpy_batches
 
     first = next(iter(numpy_batches(ds)))[0]["images"]
+    if not hasattr(ds, "as_numpy_iterator"):  # a PyDataset: Keras moves it to the next epoch
+        ds.on_epoch_end()
     second = next(iter(numpy_batches(ds)))[0]["images"]  # the next epoch
     padded = np.pad(image[0], [(2, 2), (2, 2), (0, 0)], mode="edge")
     for crop in first:  # each one an 8 × 8 window of the edge-padded image
