@@ -31,6 +31,7 @@ import numpy as np
 from kerasseq.data import daquar
 from kerasseq.data.text import WordVocabulary
 from kerasseq.errors import UserError
+from kerasseq.models.vqa import attention_model, build_vqa_model, has_attention
 from kerasseq.tasks.base import Task
 from kerasseq.tasks.configs import VQAConfig
 
@@ -107,8 +108,6 @@ class VQATask(Task):
     # -- model ------------------------------------------------------------------------------
 
     def build_model(self, run):
-        from kerasseq.models.vqa import build_vqa_model
-
         c = run.config
         filters, blocks = c.stages()
         model = build_vqa_model(
@@ -198,7 +197,6 @@ class VQATask(Task):
 
     def plots(self, run, model, history):
         from kerasseq.diagnostics.vqa_plots import plot_answers
-        from kerasseq.models.vqa import attention_model, has_attention
 
         c = run.config
         questions, predicted, truths, index = self.test_answers(run, model)

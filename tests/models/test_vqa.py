@@ -47,6 +47,16 @@ def test_every_model_gives_answer_logits_and_round_trips(name, tmp_path):
     assert has_attention(model) == (name == "attention")
 
 
+def test_importing_kerasseq_layers_is_enough_to_load_a_saved_model(tmp_path):
+    import subprocess
+    import sys
+
+    build_vqa_model(CLASSES, VOCAB, "2vis_blstm", **TINY).save(tmp_path / "m.keras")
+    code = f"import keras, kerasseq.layers; keras.saving.load_model({str(tmp_path / 'm.keras')!r})"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_padding_does_not_change_the_answer():
     keras.utils.set_random_seed(0)
     for name in ("vis_lstm", "2vis_blstm", "attention", "question_only"):
