@@ -15,7 +15,7 @@ from kerasseq.tasks import get_task
 from kerasseq.tasks.configs import VQAConfig
 from kerasseq.training import load_run
 
-TINY = dict(model="attention", epochs=1, steps_per_epoch=20, batch_size=16, image_size=32,
+TINY = dict(model="attention", epochs=1, steps_per_epoch=10, batch_size=16, image_size=32,
             encoder_filters="8,16", encoder_blocks="1,1", embedding_dim=8, units=16,
             attention_units=8, plots=2)
 TENSORFLOW = keras.backend.backend() == "tensorflow"
