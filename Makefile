@@ -13,7 +13,8 @@ TEST_WORKERS ?= 2
 JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_decoding.py tests/test_optimizers.py tests/test_boxes.py \
   tests/diagnostics/test_vision.py tests/tasks/test_trajectories_task.py tests/tasks/test_forecast_task.py \
   tests/data/test_forecasting_data.py tests/data/test_image_pydataset.py tests/tasks/test_treebank_task.py \
-  tests/diagnostics/test_tree_plots.py tests/tasks/test_captioning_task.py tests/data/test_flickr8k.py
+  tests/diagnostics/test_tree_plots.py tests/tasks/test_captioning_task.py tests/data/test_flickr8k.py \
+  tests/data/test_daquar.py tests/tasks/test_vqa_task.py
 
 .PHONY: install demo test clean
 
@@ -27,6 +28,13 @@ $(BIN)/kerasseq: setup.cfg pyproject.toml
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) \
 	      || echo "Could not install PostgreSQL: its test will be skipped."; \
 	  else echo "PostgreSQL (initdb) not found and not root: its test will be skipped."; fi; \
+	fi
+	@# WordNet 3.0 for WUPS (DAQUAR question answering; its tests are skipped without it).
+	@if [ ! -d /usr/share/wordnet ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wordnet-base) \
+	      || echo "Could not install wordnet-base: the WUPS tests will be skipped."; \
+	  else echo "WordNet (/usr/share/wordnet) not found and not root: the WUPS tests will be skipped."; fi; \
 	fi
 	touch $@
 

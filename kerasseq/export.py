@@ -335,3 +335,62 @@ def caption_endpoints(archive, captioner, words: list[str], resize: int, crop: i
             return {"captions": text, "attention": grid}
 
         archive.add_endpoint(name="caption_attention", fn=caption_attention, input_signature=spec)
+
+
+def vqa_endpoints(archive, model, words: list[str], answers: list[str], image_size: int,
+                  question_length: int):
+    """Add ``answer(images, questions) -> answers`` (and, for an attention model,
+    ``answer_attention(images, questions) -> {answers, attention}``) to a SavedModel archive
+    of a :func:`kerasseq.models.build_vqa_model` model.
+
+    ``images``: a uint8 batch ``(n, height, width, 3)`` of any size, resized to
+    ``image_size`` (bilinear, antialiased, as the training images); ``questions``: ``(n,)``
+    strings, tokenised as :func:`kerasseq.data.daquar.tokenize` does (lower case, ``imageN``
+    → ``image``, runs of letters, digits and underscores) and looked up in ``words`` (the
+    vocabulary's tokens from id 2). ``answers``: one string per question. ``attention``
+    ``(n, h, w)``: the weights over the CNN's grid. Needs only TensorFlow.
+    """
+    import keras
+    import tensorflow as tf
+
+    lookup = keras.layers.StringLookup(vocabulary=words, mask_token="", num_oov_indices=1,
+                                       output_mode="int")
+    lookup(tf.constant([""]))  # build before tracking
+    archive.track(lookup)
+    table = tf.constant(answers)
+
+    def prepare(images, questions):
+        tf.debugging.assert_equal(tf.shape(images)[-1], 3, message="images must be RGB (3 channels)")
+        tf.debugging.assert_equal(tf.shape(images)[0], tf.shape(questions)[0],
+                                  message="expected one question per image")
+        x = tf.image.resize(images, (image_size, image_size), antialias=True)
+        x = tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)
+        text = tf.strings.lower(questions)
+        text = tf.strings.regex_replace(text, r"\bth eimage([0-9]+)", r"the image\1")
+        text = tf.strings.regex_replace(text, r"image[0-9]+", "image")
+        text = tf.strings.regex_replace(text, r"[^a-z0-9_]+", " ")
+        tokens = tf.strings.split(tf.strings.strip(text))  # ragged (n, words)
+        tokens = tokens.to_tensor("", shape=[None, question_length])
+        return {"images": tf.ensure_shape(x, [None, image_size, image_size, 3]),
+                "question": tf.cast(lookup(tokens), tf.int32)}
+
+    def answer(images, questions):
+        logits = model(prepare(images, questions), training=False)
+        return tf.gather(table, tf.argmax(logits, axis=-1))
+
+    spec = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
+            tf.TensorSpec([None], tf.string, name="questions")]
+    archive.add_endpoint(name="answer", fn=answer, input_signature=spec)
+    if any(layer.name == "attention" for layer in model.layers):
+        from kerasseq.models.vqa import attention_model
+
+        weights = attention_model(model)
+        side = int(round(model.get_layer("attention").input[1].shape[1] ** 0.5))
+
+        def answer_attention(images, questions):
+            inputs = prepare(images, questions)
+            alphas = weights(inputs, training=False)
+            return {"answers": tf.gather(table, tf.argmax(model(inputs, training=False), axis=-1)),
+                    "attention": tf.reshape(alphas, [-1, side, side])}
+
+        archive.add_endpoint(name="answer_attention", fn=answer_attention, input_signature=spec)

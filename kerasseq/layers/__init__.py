@@ -36,3 +36,4 @@ from kerasseq.layers.narx import NARX, RNNEncoderDecoder
 from kerasseq.layers.tree import BinaryTreeLSTM, RecursiveNN, RNTN, evaluate_tree_levels
 from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder
 from kerasseq.layers.word_detector import WordDetectionLoss
+from kerasseq.layers.vqa import ImageAsWords

@@ -17,3 +17,4 @@ from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_
 from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, gather_root
 from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captioner, build_caption_encoder,
                                         build_captioner)
+from kerasseq.models.vqa import VQA_MODELS, attention_model, build_vqa_model

@@ -56,6 +56,10 @@ REGISTRY = {
         "kerasseq.tasks.captioning:TASK", "CaptioningConfig",
         "image captioning on Flickr8k: Show and Tell or Show, Attend and Tell (soft attention); "
         "BLEU, METEOR, ROUGE-L, CIDEr with beam search, attention maps"),
+    "vqa": TaskEntry(
+        "kerasseq.tasks.vqa:TASK", "VQAConfig",
+        "visual question answering on DAQUAR: VIS+LSTM, 2-VIS+BLSTM or soft attention against "
+        "question-only and image-only baselines; accuracy, WUPS@0.9 and WUPS@0.0"),
 }
 
 

@@ -461,3 +461,6 @@ TreebankConfig, TREE_MODELS = _treebank.TreebankConfig, _treebank.TREE_MODELS
 from kerasseq.tasks import captioning_config as _captioning  # noqa: E402
 
 CaptioningConfig, CAPTION_MODELS = _captioning.CaptioningConfig, _captioning.CAPTION_MODELS
+from kerasseq.tasks import vqa_config as _vqa  # noqa: E402
+
+VQAConfig, VQA_MODELS = _vqa.VQAConfig, _vqa.VQA_MODELS
