@@ -35,3 +35,4 @@ from kerasseq.layers.forecasting import PatchTSTEncoder, ReversibleInstanceNorm,
 from kerasseq.layers.narx import NARX, RNNEncoderDecoder
 from kerasseq.layers.tree import BinaryTreeLSTM, RecursiveNN, RNTN, evaluate_tree_levels
 from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder
+from kerasseq.layers.video import PerFrame

@@ -17,3 +17,5 @@ from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_
 from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, gather_root
 from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captioner, build_caption_encoder,
                                         build_captioner)
+from kerasseq.models.video import (VIDEO_MODELS, build_convlstm_classifier, build_frame_average_classifier,
+                                   build_frame_encoder, build_lrcn)

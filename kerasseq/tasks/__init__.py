@@ -56,6 +56,10 @@ REGISTRY = {
         "kerasseq.tasks.captioning:TASK", "CaptioningConfig",
         "image captioning on Flickr8k: Show and Tell or Show, Attend and Tell (soft attention); "
         "BLEU, METEOR, ROUGE-L, CIDEr with beam search, attention maps"),
+    "video": TaskEntry(
+        "kerasseq.tasks.video:TASK", "VideoConfig",
+        "action classification on Weizmann silhouettes: CNN + LSTM (LRCN), CNN + ConvLSTM or "
+        "frame averaging; leave one actor out"),
 }
 
 

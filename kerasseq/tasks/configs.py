@@ -461,3 +461,6 @@ TreebankConfig, TREE_MODELS = _treebank.TreebankConfig, _treebank.TREE_MODELS
 from kerasseq.tasks import captioning_config as _captioning  # noqa: E402
 
 CaptioningConfig, CAPTION_MODELS = _captioning.CaptioningConfig, _captioning.CAPTION_MODELS
+from kerasseq.tasks import video_config as _video  # noqa: E402
+
+VideoConfig, VIDEO_MODELS = _video.VideoConfig, _video.VIDEO_MODELS
