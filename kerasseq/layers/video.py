@@ -11,13 +11,14 @@ class PerFrame(keras.layers.Wrapper):
     """Apply an image layer (or model) to every frame of a video in one call.
 
     ``(batch, time, *frame) -> (batch * time, *frame) -> layer -> (batch, time, *out)``: the
-    same result as ``keras.layers.TimeDistributed``, whose Keras 3 implementation calls the
-    layer once per frame (a Python loop over a static time axis, or a vectorised map); folding
-    time into the batch runs one convolution over all ``batch · time`` frames instead, which
-    measured faster for the per-frame CNN of the video classifiers (a CNN + LSTM as in LRCN,
-    Donahue et al. 2015). Layers whose result depends on the batch as a whole (batch
-    normalisation in training) see the frames of all clips together, as they would with
-    ``TimeDistributed``'s statistics pooled over time.
+    same result as ``keras.layers.TimeDistributed`` for per-example layers. Keras 3's
+    ``TimeDistributed`` calls the layer once per frame (a Python loop over a static time axis,
+    a vectorised map otherwise); folding time into the batch is one call over all ``batch ·
+    time`` frames. For the video classifiers' per-frame CNN (a CNN + LSTM as in LRCN, Donahue
+    et al. 2015), a training step on 16 clips of 16 frames took 0.26 s against 0.28 s with
+    ``TimeDistributed`` on TensorFlow (about equal) and 1.2 s against 1.5 s on JAX, on a loaded
+    2-core CPU. Batch normalisation in training pools its statistics over all the frames of
+    all clips (``TimeDistributed`` would take them per frame index).
 
     Shapes: inputs ``(batch, time, *frame)`` with a static frame shape; output ``(batch,
     time, *layer output)``.
