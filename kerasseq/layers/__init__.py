@@ -37,3 +37,4 @@ from kerasseq.layers.tree import BinaryTreeLSTM, RecursiveNN, RNTN, evaluate_tre
 from kerasseq.layers.captioning import ShowAndTellDecoder, SoftAttentionDecoder
 from kerasseq.layers.word_detector import WordDetectionLoss
 from kerasseq.layers.vqa import ImageAsWords
+from kerasseq.layers.video import PerFrame

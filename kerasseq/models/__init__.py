@@ -18,3 +18,5 @@ from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, 
 from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captioner, build_caption_encoder,
                                         build_captioner)
 from kerasseq.models.vqa import VQA_MODELS, attention_model, build_vqa_model
+from kerasseq.models.video import (VIDEO_MODELS, build_convlstm_classifier, build_frame_average_classifier,
+                                   build_frame_encoder, build_lrcn)

@@ -60,6 +60,10 @@ REGISTRY = {
         "kerasseq.tasks.vqa:TASK", "VQAConfig",
         "visual question answering on DAQUAR: VIS+LSTM, 2-VIS+BLSTM or soft attention against "
         "question-only and image-only baselines; accuracy, WUPS@0.9 and WUPS@0.0"),
+    "video": TaskEntry(
+        "kerasseq.tasks.video:TASK", "VideoConfig",
+        "action classification on Weizmann silhouettes: CNN + LSTM (LRCN), CNN + ConvLSTM or "
+        "frame averaging; leave one actor out"),
 }
 
 

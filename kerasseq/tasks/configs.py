@@ -464,3 +464,7 @@ CaptioningConfig, CAPTION_MODELS = _captioning.CaptioningConfig, _captioning.CAP
 from kerasseq.tasks import vqa_config as _vqa  # noqa: E402
 
 VQAConfig, VQA_MODELS = _vqa.VQAConfig, _vqa.VQA_MODELS
+
+from kerasseq.tasks import video_config as _video  # noqa: E402
+
+VideoConfig, VIDEO_MODELS = _video.VideoConfig, _video.VIDEO_MODELS
