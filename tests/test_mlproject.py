@@ -59,3 +59,21 @@ def test_mlflow_run_trains_and_tracks(tmp_path, data_dir):
     assert run.data.params["units"] == "32"  # logged by MLflow from -P and by kerasseq alike
     assert run.data.metrics["final_val_loss_nats"] < 4.17
     assert (tmp_path / "run" / "export" / "saved_model" / "saved_model.pb").is_file()
+
+
+def test_tune_entry_point_passes_the_search_and_the_settings_on():
+    sys.path.insert(0, str(REPO / "pipelines"))
+    try:
+        from tune import tune_argv
+    finally:
+        sys.path.pop(0)
+    # What MLflow renders from the defaults and from -P settings="--epochs 1 --units 32".
+    assert tune_argv(["mr", "--trials", "10", "--tuner", "bayesian", "--objective", "",
+                      "--initial_points", "0", "--final_cv", "false", "--run_dir", "",
+                      "--settings="]) == ["tune", "mr", "--trials", "10", "--tuner", "bayesian",
+                                          "--initial_points", "0"]
+    assert tune_argv(["charlm", "--trials", "2", "--objective", "val_loss:min", "--final_cv", "True",
+                      "--run_dir", "runs/t", "--settings=--epochs 1 --units 32"]) == [
+        "tune", "charlm", "--trials", "2", "--tuner", "bayesian", "--initial_points", "0",
+        "--objective", "val_loss:min", "--final_cv", "--run_dir", "runs/t", "--epochs", "1",
+        "--units", "32"]
