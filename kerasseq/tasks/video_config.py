@@ -18,7 +18,7 @@ class VideoConfig(RunConfig):
     """Settings of Weizmann action classification on silhouettes, leave one actor out
     (defaults: the README's CNN + LSTM run, sized for a 2-core CPU)."""
 
-    epochs: int = param(15, "passes over the training videos (--clips_per_video random clips each)")
+    epochs: int = param(30, "passes over the training videos (--clips_per_video random clips each)")
     learning_rate: float = param(2e-3, "Adam learning rate (cosine-decayed to 10% over the run)")
     model: str = param("rnn", "rnn: per-frame CNN -> LSTM/GRU (LRCN, Donahue et al. 2015); "
                        "convlstm: CNN feature maps -> ConvLSTM (Shi et al. 2015); frames: the "
