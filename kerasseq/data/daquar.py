@@ -249,14 +249,9 @@ def vqa_batches(images: np.ndarray, image_index: np.ndarray, questions: np.ndarr
             random crop of the edge-padded image), drawn per (seed, epoch, batch).
     """
     from kerasseq.data.flickr8k import crop_images
-    from kerasseq.data.epochs import epoch_dataset
+    from kerasseq.data.epochs import epoch_dataset, shuffled_batches
 
-    count = len(questions)
-
-    def plan(epoch):
-        order = np.random.default_rng([seed, epoch]).permutation(count) if train else np.arange(count)
-        stop = count - count % batch_size if train and count >= batch_size else count
-        return [(epoch, k, order[k:k + batch_size]) for k in range(0, stop, batch_size)]
+    plan = shuffled_batches(len(questions), batch_size, train, seed)
 
     def load(item):
         epoch, k, index = item

@@ -8,6 +8,20 @@ from typing import Callable, Sequence
 import keras
 
 
+def shuffled_batches(count: int, batch_size: int, train: bool, seed: int = 0):
+    """The ``plan`` of :func:`epoch_dataset` for ``count`` examples: ``epoch -> [(epoch, k,
+    indices)]``, the examples in a new seeded order every epoch without the last partial
+    batch when ``train`` (every step has the same shape), in order and complete otherwise."""
+    import numpy as np
+
+    def plan(epoch):
+        order = np.random.default_rng([seed, epoch]).permutation(count) if train else np.arange(count)
+        stop = count - count % batch_size if train and count >= batch_size else count
+        return [(epoch, k, order[k:k + batch_size]) for k in range(0, stop, batch_size)]
+
+    return plan
+
+
 def epoch_dataset(plan: Callable[[int], Sequence], load: Callable, signature,
                   first_epoch: int = 0, prefetch: int = 2):
     """Batches ``load(item)`` for the items of ``plan(epoch)``, one epoch after another.

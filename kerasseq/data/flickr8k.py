@@ -202,15 +202,9 @@ def caption_batches(images: np.ndarray, inputs: np.ndarray, targets: np.ndarray,
     (b, 5, T))``: a new shuffle, random crops and flips every epoch when ``train``, centred
     crops in order otherwise (the last batch may be smaller). tf.data where TensorFlow is
     installed, a ``keras.utils.PyDataset`` where it is not."""
-    from kerasseq.data.epochs import epoch_dataset
+    from kerasseq.data.epochs import epoch_dataset, shuffled_batches
 
-    count = len(images)
-
-    def plan(epoch):
-        order = np.random.default_rng([seed, epoch]).permutation(count) if train else np.arange(count)
-        # Training drops the last partial batch: every step has the same shape.
-        stop = count - count % batch_size if train and count >= batch_size else count
-        return [(epoch, k, order[k:k + batch_size]) for k in range(0, stop, batch_size)]
+    plan = shuffled_batches(len(images), batch_size, train, seed)
 
     def load(item):
         epoch, k, index = item

@@ -13,8 +13,40 @@ CAPTION_MODELS = ("showtell", "attend")
 CAPTION_ENCODERS = ("resnet", "vit", "swin")
 
 
+class ImageEncoderSettings:
+    """The image-encoder settings shared by the captioning and VQA settings: parsing of
+    ``encoder_filters`` / ``encoder_blocks`` and their checks against ``encoder``,
+    ``image_size``, ``freeze_encoder`` and ``encoder_weights``."""
+
+    def stages(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(filters, blocks)`` of the encoder stages, parsed."""
+        try:
+            filters = tuple(int(v) for v in self.encoder_filters.split(","))
+            blocks = tuple(int(v) for v in self.encoder_blocks.split(","))
+        except ValueError:
+            raise UserError(f"--encoder_filters and --encoder_blocks expect comma-separated "
+                            f"integers; got {self.encoder_filters!r} and {self.encoder_blocks!r}")
+        if not filters or min(filters + blocks) < 1:
+            raise UserError("--encoder_filters and --encoder_blocks entries must be >= 1")
+        return filters, blocks
+
+    def check_encoder(self) -> None:
+        """A UserError naming the setting when the encoder settings do not fit together."""
+        filters, blocks = self.stages()
+        if len(filters) != len(blocks):
+            raise UserError(f"--encoder_filters and --encoder_blocks need one entry per stage; got "
+                            f"{self.encoder_filters!r} and {self.encoder_blocks!r}")
+        stride = 4 * 2 ** (len(filters) - 1) if self.encoder == "resnet" else 16
+        if self.image_size % stride:
+            raise UserError(f"--image_size {self.image_size} must be a multiple of the encoder's "
+                            f"output stride {stride}")
+        if self.freeze_encoder and not self.encoder_weights:
+            raise UserError("--freeze_encoder needs --encoder_weights (a fixed random encoder "
+                            "would be meaningless)")
+
+
 @dataclass(frozen=True)
-class CaptioningConfig(RunConfig):
+class CaptioningConfig(RunConfig, ImageEncoderSettings):
     """Settings of Flickr8k captioning (defaults: Show, Attend and Tell with soft attention,
     encoder trained from scratch, sized for a CPU)."""
 
@@ -74,26 +106,4 @@ class CaptioningConfig(RunConfig):
             raise UserError(f"--dropout must be in [0, 1); got {self.dropout}")
         if self.regularizer < 0 or self.length_penalty < 0 or self.word_detection < 0:
             raise UserError("--regularizer, --length_penalty and --word_detection must be >= 0")
-        filters, blocks = self.stages()
-        if len(filters) != len(blocks):
-            raise UserError(f"--encoder_filters and --encoder_blocks need one entry per stage; got "
-                            f"{self.encoder_filters!r} and {self.encoder_blocks!r}")
-        stride = 4 * 2 ** (len(filters) - 1) if self.encoder == "resnet" else 16
-        if self.image_size % stride:
-            raise UserError(f"--image_size {self.image_size} must be a multiple of the encoder's "
-                            f"output stride {stride}")
-        if self.freeze_encoder and not self.encoder_weights:
-            raise UserError("--freeze_encoder needs --encoder_weights (a fixed random encoder "
-                            "would be meaningless)")
-
-    def stages(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """``(filters, blocks)`` of the encoder stages, parsed."""
-        try:
-            filters = tuple(int(v) for v in self.encoder_filters.split(","))
-            blocks = tuple(int(v) for v in self.encoder_blocks.split(","))
-        except ValueError:
-            raise UserError(f"--encoder_filters and --encoder_blocks expect comma-separated "
-                            f"integers; got {self.encoder_filters!r} and {self.encoder_blocks!r}")
-        if not filters or min(filters + blocks) < 1:
-            raise UserError("--encoder_filters and --encoder_blocks entries must be >= 1")
-        return filters, blocks
+        self.check_encoder()

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from kerasseq.config import RunConfig, param
 from kerasseq.errors import UserError
-from kerasseq.tasks.captioning_config import CAPTION_ENCODERS
+from kerasseq.tasks.captioning_config import CAPTION_ENCODERS, ImageEncoderSettings
 
 # kerasseq.models.vqa.VQA_MODELS, without importing Keras (a test keeps them equal).
 VQA_MODELS = ("vis_lstm", "2vis_blstm", "attention", "question_only", "image_only")
 
 
 @dataclass(frozen=True)
-class VQAConfig(RunConfig):
+class VQAConfig(RunConfig, ImageEncoderSettings):
     """Settings of DAQUAR question answering (defaults: VIS+LSTM on the reduced set, a small
     CNN trained from scratch, sized for a CPU)."""
 
@@ -64,26 +64,4 @@ class VQAConfig(RunConfig):
                 raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"--validation_fraction must be in (0, 1); got {self.validation_fraction}")
-        filters, blocks = self.stages()
-        if len(filters) != len(blocks):
-            raise UserError(f"--encoder_filters and --encoder_blocks need one entry per stage; got "
-                            f"{self.encoder_filters!r} and {self.encoder_blocks!r}")
-        stride = 4 * 2 ** (len(filters) - 1) if self.encoder == "resnet" else 16
-        if self.image_size % stride:
-            raise UserError(f"--image_size {self.image_size} must be a multiple of the encoder's "
-                            f"output stride {stride}")
-        if self.freeze_encoder and not self.encoder_weights:
-            raise UserError("--freeze_encoder needs --encoder_weights (a fixed random encoder "
-                            "would be meaningless)")
-
-    def stages(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """``(filters, blocks)`` of the encoder stages, parsed."""
-        try:
-            filters = tuple(int(v) for v in self.encoder_filters.split(","))
-            blocks = tuple(int(v) for v in self.encoder_blocks.split(","))
-        except ValueError:
-            raise UserError(f"--encoder_filters and --encoder_blocks expect comma-separated "
-                            f"integers; got {self.encoder_filters!r} and {self.encoder_blocks!r}")
-        if not filters or min(filters + blocks) < 1:
-            raise UserError("--encoder_filters and --encoder_blocks entries must be >= 1")
-        return filters, blocks
+        self.check_encoder()
