@@ -24,6 +24,19 @@
 #   forecast   patchtst_step.py: a PatchTST training step, kerasseq on JAX against Hugging Face
 #           transformers' PatchTSTForPrediction (eager and torch.compile) at the ETTh1 and
 #           Weather sizes, with peak memory; one Keras process per size; limits add up to 220 s
+#   attention  transformer_step.py's attention-core cases alone, both sides, 100 timed calls:
+#           softmax(QKᵀ/√d)V with its weights (sdpa) and without (fused: keras.ops.
+#           dot_product_attention, flash attention in bf16) against PyTorch's SDPA
+#   nowcast-kerasseq  convlstm_step.py with kerasseq's ConvLSTM at both sizes, and PyTorch
+#           eager at both sizes as the same-call anchor (torch.compile not re-run: 170 s)
+#   train-gpu  concurrent training runs on the one GPU, each stopped by --max_minutes
+#           (TRAIN_MINUTES; default: what the budget leaves after 130 s for start-up and
+#           evaluation) and evaluated there: Moving MNIST with the default and the paper-size
+#           ConvLSTM (kerasseq layer, the ConvLSTM alone scored on the 10,000 test sequences:
+#           the baselines are deterministic on that fixed set and scored on a CPU, optical
+#           flow needing pysteps, which has no wheel for the GPU machine's Python) and DETR on the
+#           digit canvases (needs the pycocotools wheel in .whl/); run folders come back as
+#           $OUT/<name>.tgz (split into 15 MB parts when larger). Needs .whl/data/mnist
 #   forecast-train  PatchTST's full recipe (100 epochs, early stopping at patience 10) on
 #           ETTh1 and ETTh2 at horizons 96-720: `kerasseq train forecast` on JAX without
 #           MLflow, the 8 runs at once (one process each, sharing the GPU), at most 240 s; the
@@ -37,6 +50,9 @@
 #     --implementation cp --platform manylinux_2_28_x86_64 -d .whl keras-hub==0.32.0
 #   grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
 #   mkdir -p .whl/data/ett && cp ../shared/data/ett/ETTh[12].csv .whl/data/ett/   # forecast-train
+#   mkdir -p .whl/data/mnist && cp ../shared/data/mnist/* .whl/data/mnist/          # train-gpu
+#   python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_17_x86_64 -d .whl pycocotools==2.0.10
 # then one device call:
 #   run(command="bash benchmarks/run_gpu.sh", carry=[".whl"], timeout_s=480)
 #   run(command="bash benchmarks/run_gpu.sh vision", carry=[".whl"], timeout_s=480)
@@ -58,14 +74,19 @@ groups=("$@")
 ((${#groups[@]})) || groups=(text vision text-extra)
 for group in "${groups[@]}"; do
   case $group in
-    text | text-extra | vision | detection | nowcast | forecast | forecast-train) ;;
+    text | text-extra | vision | detection | nowcast | forecast | forecast-train | attention \
+      | nowcast-kerasseq | train-gpu) ;;
     *) echo "unknown group $group (text, text-extra, vision, detection, nowcast, forecast," \
-         "forecast-train)"; exit 2 ;;
+         "forecast-train, attention, nowcast-kerasseq, train-gpu)"; exit 2 ;;
   esac
 done
 
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 || exit 1
+if [[ -n ${SMOKE:-} ]]; then  # SMOKE=1: a CPU check with the python3 on PATH (train-gpu only)
+  export PYTHONPATH=$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+else
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 || exit 1
+fi
 
 {
   echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
@@ -184,6 +205,68 @@ forecast_train() {
   # Metrics, histories (checkpoint/state.json), per-step scores and plots; no weights: with
   # the optimizer state, eight checkpoints passed the 16 MB a returned file may hold.
   tar -czf "$OUT/forecast_runs.tgz" -C $runs --exclude='*.keras' . 2>&1 | tail -2
+}
+
+attention() {
+  local cases=sdpa-fp32,sdpa-bf16,fused-fp32,fused-bf16
+  bench 60 python3 benchmarks/transformer_step.py torch --cases $cases --steps 100
+  bench 90 python3 benchmarks/transformer_step.py keras --cases $cases --steps 100
+}
+
+nowcast_kerasseq() {
+  local script=benchmarks/convlstm_step.py
+  bench 45 python3 $script torch --sizes small,paper --variants eager
+  bench 65 python3 $script keras --sizes small --layer kerasseq
+  bench 65 python3 $script keras --sizes paper --layer kerasseq
+}
+
+train_gpu() {
+  # One process per run, all at once (each is launch-bound: they share the GPU well); JAX must
+  # not preallocate 75 % of the memory per process. Each stops training after TRAIN_MINUTES,
+  # then evaluates on its test set there; `timeout` bounds the whole run by the budget.
+  local runs=/tmp/gpu_runs pids=() left=$((BUDGET - SECONDS - 15))
+  local minutes=${TRAIN_MINUTES:-$(python3 -c "print(round(($left - 130) / 60, 2))")}
+  if ((left < 190)); then
+    echo "# skipped, out of time: train-gpu" | tee -a "$results" "$log"
+    return
+  fi
+  echo "# train-gpu: at most ${left} s, training stopped after ${minutes} min" | tee -a "$results" "$log"
+  mkdir -p $runs
+  local common=(--no_tracking --max_minutes "$minutes")
+  local nowcast=(train nowcast --recurrent_layer kerasseq --baselines none --steps_per_epoch 500)
+  declare -A args=(
+    [mmnist_small]="${nowcast[*]} --epochs 25"
+    [mmnist_paper]="${nowcast[*]} --epochs 16 --filters 128,64,64"
+    [detr]="train detection --epochs 40 --eval_every 5"
+  )
+  if [[ -n ${SMOKE:-} ]]; then  # a CPU check of this group's plumbing: tiny runs, no result
+    local tiny="--epochs 2 --steps_per_epoch 2 --batch_size 2 --test_sequences 8 --validation_sequences 4"
+    args[mmnist_small]+=" $tiny --filters 4,4"
+    args[mmnist_paper]+=" $tiny --filters 8,4"
+    args[detr]+=" --epochs 2 --train_canvases 32 --batch_size 16 --validation_canvases 16 --test_canvases 16 --d_model 32 --num_heads 2 --encoder_layers 1 --intermediate_dim 32 --eval_every 1"
+  fi
+  for name in "${!args[@]}"; do
+    # shellcheck disable=SC2086
+    XLA_PYTHON_CLIENT_PREALLOCATE=false KERASSEQ_DATA_DIR=$PWD/.whl/data timeout "$left" \
+      python3 -m kerasseq.cli ${args[$name]} "${common[@]}" --run_dir $runs/$name \
+      > $runs/$name.log 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for name in "${!args[@]}"; do
+    { echo "## $name: ${args[$name]}"
+      grep -aE "^(Stopping after|Final metrics|error:|Traceback|[A-Za-z]+Error)|validation AP" \
+        $runs/$name.log | tail -6; } | tee -a "$results"
+    cat $runs/$name.log >> "$log"
+    mv $runs/$name.log $runs/$name/ 2>/dev/null
+    # Evaluated: the optimizer state stays behind (the paper-size checkpoint is 90 MB).
+    local skip=()
+    [[ -f $runs/$name/metrics.json ]] && skip=(--exclude="$name/checkpoint/*.keras")
+    tar -czf "$OUT/$name.tgz" "${skip[@]}" -C $runs "$name" 2>&1 | tail -2
+    if (($(stat -c %s "$OUT/$name.tgz") > 15000000)); then
+      split -b 15000000 "$OUT/$name.tgz" "$OUT/$name.tgz.part-" && rm "$OUT/$name.tgz"
+    fi
+  done
 }
 
 for group in "${groups[@]}"; do

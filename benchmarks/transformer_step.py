@@ -19,6 +19,9 @@ Cases (``--cases``, comma-separated; default all):
 - ``sdpa-fp32``, ``sdpa-bf16``: softmax(QKᵀ/√d)V forward, batch 32, 8 heads, 1024 x 1024,
   head size 64. Keras: ``kerasseq.layers.scaled_dot_product_attention`` under ``jax.jit``;
   PyTorch: ``F.scaled_dot_product_attention``.
+- ``fused-fp32``, ``fused-bf16``: the same, Keras with ``return_weights=False`` (the weights
+  are not formed: ``keras.ops.dot_product_attention``, the backend's fused kernel, flash
+  attention in bf16 on a GPU); PyTorch: ``F.scaled_dot_product_attention`` again.
 - ``mha-fp32``, ``mha-bf16``: the multi-head attention layer forward (self-attention, batch
   32 x 1024, d_model 512, 8 heads), weights in that dtype. Keras:
   ``keras.layers.MultiHeadAttention`` (what kerasseq's Transformer blocks use), its
@@ -44,7 +47,8 @@ import time
 
 import numpy as np
 
-CASES = ("train-fp32", "train-bf16", "sdpa-fp32", "sdpa-bf16", "mha-fp32", "mha-bf16")
+CASES = ("train-fp32", "train-bf16", "sdpa-fp32", "sdpa-bf16", "fused-fp32", "fused-bf16",
+         "mha-fp32", "mha-bf16")
 WARMUP, STEPS = 5, 30
 
 # (batch, time, d_model, heads) of the attention cases; the Transformer's (batch, time,
@@ -132,6 +136,14 @@ def keras_attention(kind, dtype, shapes, steps):
         q = jax.numpy.asarray(rng.standard_normal((batch, heads, length, dim // heads)), dtype)
         function = jax.jit(lambda q: scaled_dot_product_attention(q, q, q)[0])
         args = (q,)
+    elif kind == "fused":
+        q = jax.numpy.asarray(rng.standard_normal((batch, heads, length, dim // heads)), dtype)
+        function = jax.jit(
+            lambda q: scaled_dot_product_attention(q, q, q, return_weights=False)[0])
+        args = (q,)
+        hlo = function.lower(q).compile().as_text()  # which kernel XLA picked
+        print(f"# fused-{dtype}: cuDNN fused attention in the compiled step: "
+              f"{'cudnn$fmha' in hlo or '__cudnn$fmha' in hlo}", flush=True)
     else:
         mha = keras.layers.MultiHeadAttention(heads, dim // heads, dtype=dtype)
         x = jax.numpy.asarray(rng.standard_normal((batch, length, dim)), dtype)
@@ -165,7 +177,7 @@ def keras_main(cases, steps, small):
                     name = name.replace("-train-", f"-{how}-")
                 report("keras", name, seconds, transformer["batch"])
         else:
-            prefix = "kerasseq" if kind == "sdpa" else "keras"
+            prefix = "kerasseq" if kind in ("sdpa", "fused") else "keras"
             report("keras", f"{prefix}-{case_name(case, attention)}",
                    keras_attention(kind, dtype, attention, steps), attention["batch"])
 
@@ -201,7 +213,7 @@ def torch_main(cases, steps, small):
         if kind == "train":
             continue
         dt = torch.float32 if dtype == "fp32" else torch.bfloat16
-        if kind == "sdpa":
+        if kind in ("sdpa", "fused"):  # one kernel; "fused" names the row of Keras' fused path
             q = torch.randn(batch, heads, length, dim // heads, device=device, dtype=dt)
             seconds = timeit(lambda: F.scaled_dot_product_attention(q, q, q))
         else:

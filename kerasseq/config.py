@@ -55,6 +55,9 @@ class RunConfig:
                                  "$KERASSEQ_COORDINATOR")
     data_dir: str = param("", "dataset folder; empty means $KERASSEQ_DATA_DIR")
     download: bool = param(False, "download missing dataset files from their source")
+    max_minutes: float = param(0.0, "training time limit of this process in minutes: stop at "
+                               "the end of the first epoch after which another would pass it, "
+                               "then evaluate as after early stopping; 0: no limit")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -70,6 +73,7 @@ class RunConfig:
         _check(self.learning_rate > 0 or ("learning_rate" in auto and self.learning_rate == 0),
                "--learning_rate must be > 0", self.learning_rate)
         _check(self.clipnorm >= 0, "--clipnorm must be >= 0", self.clipnorm)
+        _check(self.max_minutes >= 0, "--max_minutes must be >= 0 (0: no limit)", self.max_minutes)
         _check(self.num_processes >= 0, "--num_processes must be >= 0", self.num_processes)
         _check(self.process_id >= -1, "--process_id must be >= 0 (-1: from the environment)",
                self.process_id)

@@ -33,8 +33,8 @@ METRICS_FILE = "metrics.json"
 
 # Settings that may change when a run is resumed (train longer, on another data path, on
 # other devices or processes: the same global batch trains the same way).
-RESUMABLE_CHANGES = {"epochs", "data_dir", "download", "distribute", "num_processes",
-                     "process_id", "coordinator"}
+RESUMABLE_CHANGES = {"epochs", "max_minutes", "baselines", "data_dir", "download", "distribute",
+                     "num_processes", "process_id", "coordinator"}
 
 
 class TrainingError(Exception):
@@ -206,6 +206,8 @@ def _train(task, config, run_dir: Path, job: distribute.Job, *, restart, trackin
     # Task callbacks first: they may add metrics to the epoch's logs (a validation F1) that
     # the checkpoint records.
     callbacks = [nan_guard, *task.callbacks(run, model), recorder]
+    if config.max_minutes:
+        callbacks.append(TimeLimit(config.max_minutes))
     status = "FINISHED"
     try:
         stopped_early = bool(state and state.get("stopped_early"))
@@ -333,6 +335,31 @@ class StopOnNaN(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.stopped_at = (self._epoch, batch)
             self.model.stop_training = True
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop training at the end of the first epoch after which one more epoch (at the mean
+    duration of this process's epochs so far) would pass ``minutes`` of training: the budget
+    of a lent GPU, a CI slot or a queue. The run then ends as after early stopping: evaluated,
+    exported, and not trained on by a rerun."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = 60.0 * minutes
+        self.stopped_after = None  # epochs run when the limit stopped training
+
+    def on_train_begin(self, logs=None):
+        self._start, self._epochs = time.time(), 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs += 1
+        elapsed = time.time() - self._start
+        if elapsed + elapsed / self._epochs > self.seconds \
+                and not getattr(self.model, "stop_training", False):
+            self.model.stop_training = True
+            self.stopped_after = epoch + 1
+            print(f"\nStopping after epoch {epoch + 1}: {elapsed / 60:.1f} min of training, and "
+                  f"another epoch would pass --max_minutes {self.seconds / 60:g}.", flush=True)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -16,7 +16,8 @@ from conftest import TINY, run_cli
 from kerasseq.config import RunConfig, param
 from kerasseq.tasks.base import Task
 from kerasseq.errors import UserError
-from kerasseq.training import StopOnNaN, TrainingError, make_optimizer, steps_per_epoch, train
+from kerasseq.training import (StopOnNaN, TimeLimit, TrainingError, make_optimizer,
+                               steps_per_epoch, train)
 
 
 def test_killed_run_resumes_to_the_same_step_count(tmp_path, data_dir):
@@ -89,6 +90,38 @@ def test_runner_trains_checkpoints_and_plots(tmp_path):
     assert metrics["steps"] == 32 and metrics["epochs"] == 4
     assert metrics["val_loss"] < 1.0
     assert (tmp_path / "run" / "artifacts" / "loss_curve.png").stat().st_size > 10_000
+
+
+def test_time_limit_stops_at_an_epoch_end_and_a_rerun_only_evaluates(tmp_path, capsys):
+    config = _RegressionConfig(epochs=50, learning_rate=0.05, max_minutes=1e-6)
+    metrics = train(_RegressionTask(), config, tmp_path / "run", tracking=False, export=False)
+    assert metrics["epochs"] == 1 and metrics["steps"] == 8
+    assert "another epoch would pass --max_minutes" in capsys.readouterr().out
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 1 and state["stopped_early"]
+    # A rerun, without the limit, evaluates the stopped run instead of training on.
+    again = train(_RegressionTask(), _RegressionConfig(epochs=50, learning_rate=0.05),
+                  tmp_path / "run", tracking=False, export=False)
+    assert again["steps"] == 8
+    assert "already trained for 1 epochs (stopped early); evaluating" in capsys.readouterr().out
+
+
+def test_time_limit_callback_uses_the_mean_epoch_time():
+    callback = TimeLimit(minutes=1.0)
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    callback.model.stop_training = False
+    callback.on_train_begin()
+    callback._start -= 25.0  # one epoch of 25 s: another would end at 50 s < 60 s
+    callback.on_epoch_end(0)
+    assert not callback.model.stop_training
+    callback._start -= 10.0  # two epochs in 35 s: a third at 52.5 s; then three in 50 s
+    callback.on_epoch_end(1)
+    assert not callback.model.stop_training
+    callback._start -= 15.0
+    callback.on_epoch_end(2)
+    assert callback.model.stop_training and callback.stopped_after == 3
+    with pytest.raises(UserError, match="--max_minutes must be >= 0"):
+        RunConfig(max_minutes=-1)
 
 
 def test_clipnorm_bounds_the_update():

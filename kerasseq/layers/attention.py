@@ -50,11 +50,17 @@ def masked_softmax(scores, mask=None):
     return ops.cast(ops.where(mask, weights, 0.0), dtype)
 
 
-def scaled_dot_product_attention(query, key, value, mask=None):
+def scaled_dot_product_attention(query, key, value, mask=None, *, return_weights=True):
     """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V (Vaswani et al. 2017, eq. 1).
 
     Any leading (batch, heads, ...) axes broadcast. Masked keys get weight 0; a query with
     every key masked gets zero weights and a zero output.
+
+    With ``return_weights=False`` the weights are not formed: ``(batch, Tq, d)`` and
+    ``(batch, heads, Tq, d)`` inputs with ``d_v == d_k`` go through
+    ``keras.ops.dot_product_attention``, the backend's fused kernel (on a GPU in float16 or
+    bfloat16, a flash-attention kernel that never writes the ``(Tq, Tk)`` scores), with the
+    same masking convention and results; other shapes take the explicit path.
 
     Args:
         query: ``(..., Tq, d_k)``.
@@ -63,21 +69,53 @@ def scaled_dot_product_attention(query, key, value, mask=None):
         mask: boolean, broadcastable to ``(..., Tq, Tk)``, ``True`` where query i may attend
             key j: a padding mask ``(batch, 1, Tk)``, :func:`causal_mask` ``(Tq, Tk)``, or
             both combined with ``ops.logical_and``.
+        return_weights: whether to return the attention weights (for alignment plots);
+            ``False`` returns ``None`` in their place and allows the fused kernel.
 
     Returns:
-        ``(output, weights)``: ``(..., Tq, d_v)`` and ``(..., Tq, Tk)``.
+        ``(output, weights)``: ``(..., Tq, d_v)`` and ``(..., Tq, Tk)`` (or ``None``).
 
     Example:
     >>> mask = ops.logical_and(causal_mask(5, 5), padding_mask[:, None, :])  # (batch, 5, 5)
     >>> output, weights = scaled_dot_product_attention(q, k, v, mask)
+    >>> output, _ = scaled_dot_product_attention(q, k, v, mask, return_weights=False)
 
     References:
         Vaswani et al. 2017, "Attention is all you need", §3.2.1.
     """
+    if not return_weights and _fusable(query, key, value):
+        return _fused_attention(query, key, value, mask), None
     depth = ops.cast(ops.shape(query)[-1], query.dtype)
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ops.sqrt(depth)  # (..., Tq, Tk)
     weights = masked_softmax(scores, mask)  # (..., Tq, Tk)
-    return ops.matmul(weights, value), weights  # (..., Tq, d_v)
+    output = ops.matmul(weights, value)  # (..., Tq, d_v)
+    return output, (weights if return_weights else None)
+
+
+def _fusable(query, key, value):
+    ranks = {len(query.shape), len(key.shape), len(value.shape)}
+    return ranks in ({3}, {4}) and query.shape[-1] == key.shape[-1] == value.shape[-1]
+
+
+def _fused_attention(query, key, value, mask):
+    """``keras.ops.dot_product_attention`` in kerasseq's layout ``(batch[, heads], T, d)``: it
+    takes ``(batch, T, heads, d)``; a fully masked query row is zeroed as in the explicit path
+    (the fused kernels average over every key there)."""
+    three_d = len(query.shape) == 3
+    if mask is not None:  # broadcastable to (batch[, heads], Tq, Tk) -> rank 4
+        mask = ops.cast(mask, "bool")
+        while len(mask.shape) < len(query.shape):
+            mask = mask[None]
+        if three_d:
+            mask = mask[:, None]
+    if three_d:  # one head
+        query, key, value = (x[:, None] for x in (query, key, value))
+    q, k, v = (ops.swapaxes(x, 1, 2) for x in (query, key, value))  # (batch, T, heads, d)
+    scale = 1.0 / float(query.shape[-1]) ** 0.5
+    output = ops.swapaxes(ops.dot_product_attention(q, k, v, mask=mask, scale=scale), 1, 2)
+    if mask is not None:  # (…, Tq, 1): 0 where a query has no key to attend
+        output = output * ops.cast(ops.any(mask, axis=-1, keepdims=True), output.dtype)
+    return output[:, 0] if three_d else output
 
 
 class _RecurrentAttention(keras.layers.Layer):

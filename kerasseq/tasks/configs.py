@@ -368,9 +368,16 @@ class NowcastConfig(RunConfig):
     downsample: int = param(2, "radar: block-average the 1 km grid by this factor (2: 2 km)")
     test_events: str = param(RADAR_TEST_EVENTS, "radar: held-out events, comma-separated")
     samples: int = param(4, "test sequences drawn as frame strips and GIFs")
+    baselines: str = param("optical_flow,persistence", "baselines scored and drawn beside the "
+                           "ConvLSTM, comma-separated: optical_flow (pysteps), persistence; "
+                           "'none' for neither")
 
     def __post_init__(self):
         super().__post_init__()
+        unknown = set(self.baseline_list) - {"optical_flow", "persistence"}
+        if unknown or not self.baselines.strip():
+            raise UserError(f"--baselines must be optical_flow, persistence, both "
+                            f"comma-separated, or none; got {self.baselines!r}")
         for name in ("steps_per_epoch", "kernel_size", "patch_size", "batch_size",
                      "validation_sequences", "test_sequences", "crop", "downsample"):
             if getattr(self, name) < 1:
@@ -404,6 +411,11 @@ class NowcastConfig(RunConfig):
     @property
     def filter_list(self) -> tuple[int, ...]:
         return tuple(int(f) for f in self.filters.split(","))
+
+    @property
+    def baseline_list(self) -> tuple[str, ...]:
+        names = [b.strip() for b in self.baselines.split(",") if b.strip()]
+        return () if names == ["none"] else tuple(names)
 
     @property
     def loss_name(self) -> str:

@@ -203,8 +203,13 @@ class NowcastTask(Task):
         predicted = np.concatenate([self.from_model(run, model(self.to_model(run, inputs[s:s + 32]),
                                                                training=False))
                                     for s in range(0, len(inputs), 32)])
-        return {"convlstm": predicted, "optical flow": optical_flow_extrapolation(inputs, K),
-                "persistence": persistence(inputs, K)}
+        baselines = run.config.baseline_list
+        forecasts = {"convlstm": predicted}
+        if "optical_flow" in baselines:
+            forecasts["optical flow"] = optical_flow_extrapolation(inputs, K)
+        if "persistence" in baselines:
+            forecasts["persistence"] = persistence(inputs, K)
+        return forecasts
 
     def evaluate(self, run, model, val_ds):
         """Per-lead scores of the ConvLSTM and both baselines on the fixed test set into
@@ -213,7 +218,8 @@ class NowcastTask(Task):
         from keras.utils import Progbar
 
         c = run.config
-        scores = {name: self._scores(run) for name in MODELS}
+        scores = {name: self._scores(run) for name in MODELS
+                  if name == "convlstm" or name.replace(" ", "_") in c.baseline_list}
         total = c.test_sequences if c.dataset == "movingmnist" else \
             min(c.test_sequences, len(self.radar_crops(run, "test").inputs))
         bar = Progbar(total, unit_name="sequence")

@@ -94,6 +94,35 @@ def test_scaled_dot_product_attention_matches_numpy(masking):
         np.testing.assert_allclose(_numpy(weights)[..., 0, 0], 1.0)  # the first query sees itself only
 
 
+@pytest.mark.parametrize("masking", ["none", "padding", "causal", "both"])
+@pytest.mark.parametrize("heads", [None, 2])
+def test_fused_attention_without_weights_matches_numpy(masking, heads):
+    """return_weights=False (keras.ops.dot_product_attention underneath) gives the explicit
+    path's outputs, zero rows for queries with no key included, with and without a heads axis."""
+    rng = _rng()
+    shape = (BATCH,) if heads is None else (BATCH, heads)
+    q = rng.normal(size=(*shape, TQ, 4)).astype("float32")
+    k = rng.normal(size=(*shape, TV, 4)).astype("float32")
+    v = rng.normal(size=(*shape, TV, 4)).astype("float32")
+    padding = SOURCE_MASK[:, None, :] if heads is None else SOURCE_MASK[:, None, None, :]
+    causal = np.arange(TV)[None, :] <= np.arange(TQ)[:, None]
+    mask = {"none": None, "padding": padding, "causal": causal, "both": padding & causal}[masking]
+    output, weights = scaled_dot_product_attention(q, k, v, mask, return_weights=False)
+    assert weights is None
+    np.testing.assert_allclose(_numpy(output), numpy_attention(q, k, v, mask)[0], atol=1e-5)
+    if masking in ("padding", "both"):
+        np.testing.assert_array_equal(_numpy(output)[2], 0.0)
+
+
+def test_attention_without_weights_falls_back_when_value_size_differs():
+    rng = _rng()
+    q, k = (rng.normal(size=(BATCH, 2, t, 3)).astype("float32") for t in (TQ, TV))
+    v = rng.normal(size=(BATCH, 2, TV, 6)).astype("float32")
+    output, weights = scaled_dot_product_attention(q, k, v, return_weights=False)
+    assert weights is None
+    np.testing.assert_allclose(_numpy(output), numpy_attention(q, k, v)[0], atol=1e-5)
+
+
 def test_keras_multi_head_attention_masks_match_numpy():
     """keras.layers.MultiHeadAttention: attention_mask (True = attend) and use_causal_mask
     combine by AND as softmax(QKᵀ/√d_k) with our mask; fully masked rows get zero weights

@@ -149,3 +149,7 @@ def test_settings_are_checked():
         NowcastConfig(test_events="mch/20150515,mch/20160711,mch/20170131,fmi/20160928,fmi/20170509")
     with pytest.raises(UserError, match="crop"):
         NowcastConfig(crop=30)
+    assert NowcastConfig().baseline_list == ("optical_flow", "persistence")
+    assert NowcastConfig(baselines="none").baseline_list == ()
+    with pytest.raises(UserError, match="--baselines"):
+        NowcastConfig(baselines="persistence,rover")
