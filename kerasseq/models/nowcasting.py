@@ -25,7 +25,7 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
                               frame_shape: Sequence[int] = (64, 64, 1),
                               filters: Sequence[int] = (64, 32, 32), kernel_size=5,
                               patch_size: int = 4, output_activation: str | None = "sigmoid",
-                              recurrent_layer: str = "keras",
+                              recurrent_layer: str = "kerasseq",
                               name: str = "convlstm_forecaster") -> keras.Model:
     """Shi et al.'s encoding-forecasting network: J frames in, K frames out.
 
@@ -52,8 +52,8 @@ def build_convlstm_forecaster(input_frames: int = 10, output_frames: int = 10,
         patch_size: the patch-to-depth block (1: none).
         output_activation: ``"sigmoid"`` for pixel probabilities (the cross-entropy loss),
             ``None`` for a real-valued output (MSE/MAE on rain rates).
-        recurrent_layer: ``"keras"``: ``keras.layers.ConvLSTM2D``; ``"kerasseq"``:
-            :class:`kerasseq.layers.ConvLSTM`, the same math and weights (the two builds share
+        recurrent_layer: ``"kerasseq"`` (default): :class:`kerasseq.layers.ConvLSTM`;
+            ``"keras"``: ``keras.layers.ConvLSTM2D``; the same math and weights (the two builds share
             layer names and weight shapes, so ``set_weights`` carries weights across) with the
             input convolution of all frames before the time loop, the loop unrolled (up to 32
             frames), and no input convolution in the forecaster's first layer (zero frames).

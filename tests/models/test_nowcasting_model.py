@@ -54,9 +54,11 @@ def _reference(model, x, filters, output_frames, patch):
     return _sigmoid(y.reshape(n, output_frames, H, W, C))
 
 
-def test_encoder_forecaster_matches_a_numpy_reference_of_the_paper():
+@pytest.mark.parametrize("layer", ["kerasseq", "keras"])
+def test_encoder_forecaster_matches_a_numpy_reference_of_the_paper(layer):
     filters = (4, 3)
-    model = build_convlstm_forecaster(3, 2, (8, 8, 1), filters=filters, kernel_size=3, patch_size=2)
+    model = build_convlstm_forecaster(3, 2, (8, 8, 1), filters=filters, kernel_size=3, patch_size=2,
+                                      recurrent_layer=layer)
     rng = np.random.default_rng(0)
     for w in model.weights:  # non-trivial biases and weights everywhere
         w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
@@ -92,8 +94,8 @@ def test_kerasseq_conv_lstm_gives_the_keras_models_predictions(tmp_path):
 
     args = dict(input_frames=3, output_frames=2, frame_shape=(8, 8, 1), filters=(4, 3),
                 kernel_size=3, patch_size=2)
-    reference = build_convlstm_forecaster(**args)
-    model = build_convlstm_forecaster(**args, recurrent_layer="kerasseq")
+    reference = build_convlstm_forecaster(**args, recurrent_layer="keras")
+    model = build_convlstm_forecaster(**args)  # kerasseq's ConvLSTM, the default
     assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
     assert isinstance(model.get_layer("encoder_0"), kerasseq.layers.ConvLSTM)
     assert model.get_layer("forecaster_0").zero_inputs
