@@ -15,7 +15,7 @@ JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_dec
   tests/data/test_forecasting_data.py tests/data/test_image_pydataset.py tests/tasks/test_treebank_task.py \
   tests/diagnostics/test_tree_plots.py tests/tasks/test_captioning_task.py tests/data/test_flickr8k.py \
   tests/data/test_daquar.py tests/tasks/test_vqa_task.py \
-  tests/data/test_weizmann.py tests/tasks/test_video_task.py tests/tasks/test_nowcast_jax.py
+  tests/data/test_weizmann.py tests/tasks/test_video_task.py tests/tasks/test_nowcast_jax.py tests/benchmarks
 
 .PHONY: install demo test clean
 
@@ -51,8 +51,8 @@ demo: install
 	@echo "Full run (README):  $(BIN)/kerasseq train charlm"
 
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests notebooks --nbmake
-	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(JAX_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests notebooks --nbmake
+	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20 $(JAX_TESTS)
 
 clean:
 	rm -rf $(VENV) runs mlflow.db mlruns mlartifacts

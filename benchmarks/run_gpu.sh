@@ -60,6 +60,10 @@
 #   run(command="bash benchmarks/run_gpu.sh nowcast", carry=[".whl"], timeout_s=480)
 #   run(command="BUDGET=570 bash benchmarks/run_gpu.sh text forecast forecast-train nowcast",
 #       carry=[".whl"], timeout_s=600)
+#   run(command="BUDGET=575 bash benchmarks/run_gpu.sh attention nowcast-kerasseq train-gpu",
+#       carry=[".whl"], timeout_s=600)
+# On a GPU machine of your own (CUDA, JAX, PyTorch, timm, transformers installed): every group
+# and the ratio table in one command, `python -m benchmarks all` (benchmarks/__main__.py).
 #
 # Each side gets a time limit, and all together stop by BUDGET seconds (default 420) so that
 # whatever finished comes back; the sides that no longer fit are skipped (each says so), so
@@ -81,7 +85,9 @@ for group in "${groups[@]}"; do
   esac
 done
 
-if [[ -n ${SMOKE:-} ]]; then  # SMOKE=1: a CPU check with the python3 on PATH (train-gpu only)
+if [[ -n ${SMOKE:-} ]] || ! compgen -G ".whl/*.whl" > /dev/null; then
+  # SMOKE=1 (a CPU check of train-gpu's plumbing), or a machine of your own: the python3 on
+  # PATH with its packages; .whl/ holds the wheels the lent GPU machine lacks.
   export PYTHONPATH=$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \

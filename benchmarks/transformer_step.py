@@ -28,6 +28,10 @@ Cases (``--cases``, comma-separated; default all):
   ``stateless_call`` under ``jax.jit`` with the weights as arguments; PyTorch:
   ``nn.MultiheadAttention(need_weights=False)`` under ``no_grad``.
 
+Training cases also print ``MFU`` lines on both sides (``benchmarks/mfu.py``): the analytic
+FLOPs of :func:`transformer_flops` x 3 per sentence pair over the device's dense peak (bf16
+for bf16 steps; TF32 for fp32 steps, the math JAX uses for fp32 matmuls on Hopper).
+
 Timing as the peer: 5 warm-up steps, then the mean of ``--steps`` (30), outputs kept on the
 device, one device sync (``jax.block_until_ready``, ``torch.cuda.synchronize``) at the end.
 
@@ -46,6 +50,8 @@ import argparse
 import time
 
 import numpy as np
+
+from mfu import peak_flops, report_mfu  # noqa: E402  (benchmarks/ is the script's folder)
 
 CASES = ("train-fp32", "train-bf16", "sdpa-fp32", "sdpa-bf16", "fused-fp32", "fused-bf16",
          "mha-fp32", "mha-bf16")
@@ -71,6 +77,21 @@ def case_name(case, shapes):
 def report(framework, case, seconds, samples):
     print(f"RESULT {framework} {case} {seconds * 1e3:.3f} ms/step {samples / seconds:.1f} "
           f"samples/s", flush=True)
+
+
+def transformer_flops(shapes):
+    """Analytic forward FLOPs of one (source, target) pair through the Transformer: 2 x the
+    multiply-adds of its matmuls (per layer and token: the attention projections 4d² (the
+    decoder's cross-attention: d² each for Q and O on target tokens, K and V on source tokens),
+    scores and values 2·T·d per attention, the feed-forward 2·d·d_ff; the output projection
+    d·V per target token). Norms, softmax and embeddings' lookups are not counted; a training
+    step is counted as 3 x this."""
+    n, d, ff, v = (shapes[k] for k in ("layers", "dim", "ff", "vocab"))
+    s = t = shapes["time"]
+    encoder = s * (4 * d * d + 2 * s * d + 2 * d * ff)
+    decoder = t * (4 * d * d + 2 * t * d) + t * 2 * d * d + s * 2 * d * d + t * 2 * s * d \
+        + t * 2 * d * ff
+    return 2 * (n * (encoder + decoder) + t * d * v)
 
 
 def token_batches(shapes, count, seed=0):
@@ -162,20 +183,37 @@ def keras_attention(kind, dtype, shapes, steps):
     return (time.perf_counter() - start) / steps
 
 
+def _device_kind(keras):
+    if keras.backend.backend() != "jax":
+        return "cpu"
+    import jax
+
+    device = jax.devices()[0]
+    return getattr(device, "device_kind", device.platform)
+
+
 def keras_main(cases, steps, small):
     import keras
 
     attention = SMALL_ATTENTION if small else ATTENTION
     transformer = SMALL_TRANSFORMER if small else TRANSFORMER
-    print(f"# keras {keras.__version__}, backend {keras.backend.backend()}", flush=True)
+    device_kind = _device_kind(keras)
+    flops = transformer_flops(transformer)
+    print(f"# keras {keras.__version__}, backend {keras.backend.backend()}, device "
+          f"{device_kind}; training MFU counts 3 x {flops / 1e9:.4g} GFLOP per sentence pair",
+          flush=True)
     for case in cases:
         kind, dtype = case.split("-")
         if kind == "train":
+            peak, assumption = peak_flops(device_kind, precision=dtype)
+            print(f"# {case}: MFU {assumption}", flush=True)
             for how, seconds in keras_train(dtype, transformer, steps):
                 name = case_name(case, transformer)
                 if how != "fit":
                     name = name.replace("-train-", f"-{how}-")
                 report("keras", name, seconds, transformer["batch"])
+                report_mfu("keras", name, seconds, transformer["batch"], 3 * flops, peak,
+                           unit="sentence pair")
         else:
             prefix = "kerasseq" if kind in ("sdpa", "fused") else "keras"
             report("keras", f"{prefix}-{case_name(case, attention)}",
@@ -246,9 +284,14 @@ def torch_main(cases, steps, small):
         loss.backward()
         optimizer.step()
 
+    device_kind = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     for case in train:
         seconds = timeit(lambda: step(case == "train-bf16"))
         report("torch", case_name(case, shapes), seconds, shapes["batch"])
+        # The same analytic count (nn.Transformer's extra final norms are not FLOPs counted).
+        peak, _ = peak_flops(device_kind, precision=case.split("-")[1])
+        report_mfu("torch", case_name(case, shapes), seconds, shapes["batch"],
+                   3 * transformer_flops(shapes), peak, unit="sentence pair")
 
 
 def parse_args(argv=None):

@@ -60,6 +60,8 @@ import time
 
 import numpy as np
 
+from mfu import peak_flops, report_mfu  # noqa: E402  (benchmarks/ is the script's folder)
+
 MODELS = ("swin_tiny_patch4_window7_224", "swinv2_tiny_window8_256", "vit_base_patch16_224")
 KERASHUB_MODELS = ("swin_tiny_patch4_window7_224",)
 WARMUP, STEPS, BATCH = 5, 30, 128
@@ -74,9 +76,6 @@ SMALL = {
                                  num_heads=2, num_classes=10),
 }
 # Dense bf16 peak (NVIDIA's data sheets, without sparsity), by a substring of device_kind.
-PEAK_BF16 = (("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12))
-
-
 def _pair(value):
     return (value, value) if isinstance(value, int) else tuple(value)
 
@@ -122,27 +121,10 @@ def forward_flops(family, args):
     return 2 * (macs + c * args["num_classes"])
 
 
-def peak_flops(device_kind, override_tflops):
-    """(peak dense bf16 FLOP/s or None, the assumption in words)."""
-    if override_tflops:
-        return override_tflops * 1e12, f"peak {override_tflops:g} TFLOP/s (--peak-tflops)"
-    for key, peak in PEAK_BF16:
-        if key in device_kind:
-            return peak, f"peak {peak / 1e12:g} TFLOP/s dense bf16 (assumed for {key})"
-    return None, f"no peak known for {device_kind!r}: MFU not computed (--peak-tflops sets one)"
-
-
 def report(framework, case, seconds, samples):
     """The peer's line: ``RESULT framework case ms/step samples/s``."""
     print(f"RESULT {framework} {case} {seconds * 1e3:.3f} ms/step {samples / seconds:.1f} "
           f"samples/s", flush=True)
-
-
-def report_mfu(framework, case, seconds, samples, flops_per_sample, peak):
-    achieved = flops_per_sample * samples / seconds
-    share = f"{100 * achieved / peak:.1f}% of {peak / 1e12:g} TFLOP/s" if peak else "n/a"
-    print(f"MFU {framework} {case} {share} ({achieved / 1e12:.3g} TFLOP/s achieved, "
-          f"{flops_per_sample / 1e9:.3g} GFLOP/image)", flush=True)
 
 
 def xla_flops(compiled):
