@@ -206,8 +206,9 @@ def _train(task, config, run_dir: Path, job: distribute.Job, *, restart, trackin
     # Task callbacks first: they may add metrics to the epoch's logs (a validation F1) that
     # the checkpoint records.
     callbacks = [nan_guard, *task.callbacks(run, model), recorder]
-    if config.max_minutes:
-        callbacks.append(TimeLimit(config.max_minutes))
+    time_limit = TimeLimit(config.max_minutes) if config.max_minutes else None
+    if time_limit:
+        callbacks.append(time_limit)
     status = "FINISHED"
     try:
         stopped_early = bool(state and state.get("stopped_early"))
@@ -225,7 +226,10 @@ def _train(task, config, run_dir: Path, job: distribute.Job, *, restart, trackin
             if nan_guard.stopped_at is None:
                 # Keep the final weights (a task's early stopping may have restored the best
                 # epoch's) and whether training ended early, so a rerun does not train on.
-                recorder.save_final(stopped_early=len(next(iter(history.values()), [])) < config.epochs)
+                # A stop by --max_minutes is not early stopping: a rerun trains on.
+                timed_out = time_limit is not None and time_limit.stopped_after is not None
+                recorder.save_final(stopped_early=not timed_out and len(
+                    next(iter(history.values()), [])) < config.epochs)
         else:
             print(f"{run_dir} already trained for {initial_epoch} epochs"
                   f"{' (stopped early)' if stopped_early else ''}; evaluating.")
@@ -340,8 +344,9 @@ class StopOnNaN(keras.callbacks.Callback):
 class TimeLimit(keras.callbacks.Callback):
     """Stop training at the end of the first epoch after which one more epoch (at the mean
     duration of this process's epochs so far) would pass ``minutes`` of training: the budget
-    of a lent GPU, a CI slot or a queue. The run then ends as after early stopping: evaluated,
-    exported, and not trained on by a rerun."""
+    of a lent GPU, a CI slot or a queue. The run is then evaluated and exported as if
+    training had ended; the same command run again resumes training from that checkpoint
+    (on the same learning-rate curve) up to ``--epochs``."""
 
     def __init__(self, minutes: float):
         super().__init__()
@@ -359,7 +364,8 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
             self.stopped_after = epoch + 1
             print(f"\nStopping after epoch {epoch + 1}: {elapsed / 60:.1f} min of training, and "
-                  f"another epoch would pass --max_minutes {self.seconds / 60:g}.", flush=True)
+                  f"another epoch would pass --max_minutes {self.seconds / 60:g}; evaluating. "
+                  "Run the same command again to train on.", flush=True)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

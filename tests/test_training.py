@@ -92,18 +92,18 @@ def test_runner_trains_checkpoints_and_plots(tmp_path):
     assert (tmp_path / "run" / "artifacts" / "loss_curve.png").stat().st_size > 10_000
 
 
-def test_time_limit_stops_at_an_epoch_end_and_a_rerun_only_evaluates(tmp_path, capsys):
-    config = _RegressionConfig(epochs=50, learning_rate=0.05, max_minutes=1e-6)
+def test_time_limit_stops_at_an_epoch_end_evaluates_and_a_rerun_trains_on(tmp_path, capsys):
+    config = _RegressionConfig(epochs=3, learning_rate=0.05, max_minutes=1e-6)
     metrics = train(_RegressionTask(), config, tmp_path / "run", tracking=False, export=False)
-    assert metrics["epochs"] == 1 and metrics["steps"] == 8
+    assert metrics["epochs"] == 1 and metrics["steps"] == 8 and "val_loss" in metrics
     assert "another epoch would pass --max_minutes" in capsys.readouterr().out
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
-    assert state["epoch"] == 1 and state["stopped_early"]
-    # A rerun, without the limit, evaluates the stopped run instead of training on.
-    again = train(_RegressionTask(), _RegressionConfig(epochs=50, learning_rate=0.05),
+    assert state["epoch"] == 1 and not state["stopped_early"]
+    # The same run again, without the limit, resumes from epoch 1 and trains to --epochs.
+    again = train(_RegressionTask(), _RegressionConfig(epochs=3, learning_rate=0.05),
                   tmp_path / "run", tracking=False, export=False)
-    assert again["steps"] == 8
-    assert "already trained for 1 epochs (stopped early); evaluating" in capsys.readouterr().out
+    assert again["epochs"] == 3 and again["steps"] == 24
+    assert "Resuming" in capsys.readouterr().out
 
 
 def test_time_limit_callback_uses_the_mean_epoch_time():
