@@ -10,3 +10,6 @@ from kerasseq.losses.bivariate import (BivariateGaussianNLL, bivariate_gaussian_
                                        bivariate_gaussian_params, sample_bivariate_gaussian)
 from kerasseq.losses.quantile import PinballLoss
 from kerasseq.losses.treebank import RootCrossEntropy
+from kerasseq.losses.mixture_density import (MixtureDensityNLL, mixture_density_nll,
+                                             mixture_density_params, num_mixture_components,
+                                             sample_mixture_density)

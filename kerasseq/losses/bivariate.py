@@ -85,7 +85,7 @@ def bivariate_gaussian_nll(y_true, params, mask=None):
     return nll
 
 
-def sample_bivariate_gaussian(params, seed=None):
+def sample_bivariate_gaussian(params, seed=None, noise=None):
     """One draw per position from the bivariate Gaussian of ``params``, reparameterised with
     the Cholesky factor of Σ: ``x = μx + σx ε₁``, ``y = μy + σy (ρ ε₁ + √(1 − ρ²) ε₂)``,
     ``ε ~ N(0, I)`` (differentiable in ``params``).
@@ -94,6 +94,8 @@ def sample_bivariate_gaussian(params, seed=None):
         params: float ``(..., 5)``: raw ``(μx, μy, log σx, log σy, ρ before tanh)``.
         seed: an int or a ``keras.random.SeedGenerator`` (needed inside a compiled function
             on JAX; ``None`` draws from the global generator, eager only).
+        noise: optional float ``(..., 2)`` standard normals ``ε`` to use instead of drawing
+            (a sampling loop that draws its noise up front, as a compiled loop on JAX needs).
 
     Returns:
         float32 ``(..., 2)``: sampled ``(x, y)``.
@@ -103,7 +105,10 @@ def sample_bivariate_gaussian(params, seed=None):
     >>> next_position = sample_bivariate_gaussian(model(history)[:, -1], seed=generator)
     """
     mu, sigma, rho = bivariate_gaussian_params(params)
-    eps = keras.random.normal(ops.shape(mu), seed=seed, dtype="float32")  # (..., 2)
+    if noise is None:
+        eps = keras.random.normal(ops.shape(mu), seed=seed, dtype="float32")  # (..., 2)
+    else:
+        eps = ops.cast(noise, "float32")
     e1, e2 = eps[..., 0], eps[..., 1]
     x = mu[..., 0] + sigma[..., 0] * e1
     y = mu[..., 1] + sigma[..., 1] * (rho * e1 + ops.sqrt((1.0 - rho) * (1.0 + rho)) * e2)

@@ -7,3 +7,4 @@ from kerasseq.metrics.captions import caption_scores
 from kerasseq.metrics.nowcasting import RADAR_THRESHOLDS, NowcastScores, binary_cross_entropy, ssim
 from kerasseq.metrics.trajectories import best_of, displacement_errors
 from kerasseq.metrics.sentiment import PhraseAccuracy, RootAccuracy, root_labels
+from kerasseq.metrics.mixture_density import MixtureDensityNatsPerSequence

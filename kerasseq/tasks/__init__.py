@@ -64,6 +64,10 @@ REGISTRY = {
         "kerasseq.tasks.video:TASK", "VideoConfig",
         "action classification on Weizmann silhouettes: CNN + LSTM (LRCN), CNN + ConvLSTM or "
         "frame averaging; leave one actor out"),
+    "handwriting": TaskEntry(
+        "kerasseq.tasks.handwriting:TASK", "HandwritingConfig",
+        "handwriting prediction on IAM-OnDB (Graves 2013): stacked LSTM with skip connections "
+        "and a mixture density output; test nats per line, biased samples, density heat map"),
 }
 
 
