@@ -121,6 +121,53 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm or None)
 
 
+def continuous(train_ds, steps: int):
+    """The training data as a stream that ``fit`` can draw ``steps`` batches from every epoch.
+
+    With ``steps_per_epoch`` set, Keras continues one iterator across epochs and ends training
+    early, with only a warning, once a finite dataset runs out. A finite ``tf.data.Dataset``
+    is repeated; a finite ``keras.utils.PyDataset`` is read by :class:`_EpochsOfSteps` (its own
+    ``on_epoch_end`` called after each full pass). Endless or unknown-length data is returned
+    as it is.
+    """
+    if hasattr(train_ds, "cardinality"):  # tf.data
+        return train_ds.repeat() if int(train_ds.cardinality()) > 0 else train_ds
+    if isinstance(train_ds, keras.utils.PyDataset) and _finite_length(train_ds):
+        return _EpochsOfSteps(train_ds, steps)
+    return train_ds
+
+
+def _finite_length(dataset) -> int:
+    try:
+        return max(int(len(dataset)), 0)
+    except TypeError:
+        return 0
+
+
+class _EpochsOfSteps(keras.utils.PyDataset):
+    """Epochs of ``steps`` batches cut from consecutive passes over a finite PyDataset."""
+
+    def __init__(self, dataset, steps: int):
+        super().__init__(workers=getattr(dataset, "workers", 1),
+                         use_multiprocessing=getattr(dataset, "use_multiprocessing", False),
+                         max_queue_size=getattr(dataset, "max_queue_size", 10))
+        self.dataset, self.steps, self.start = dataset, steps, 0
+        self.size = len(dataset)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.steps:
+            raise IndexError(f"batch {index} of an epoch of {self.steps} batches")
+        return self.dataset[(self.start + index) % self.size]
+
+    def on_epoch_end(self):
+        passes, self.start = divmod(self.start + self.steps, self.size)
+        for _ in range(passes):  # the wrapped dataset's own end of a pass (reshuffling)
+            self.dataset.on_epoch_end()
+
+
 def steps_per_epoch(config, train_ds) -> int:
     # tf.data: cardinality (< 0: unknown or infinite); a keras.utils.PyDataset: len().
     n = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else len(train_ds)
@@ -214,7 +261,8 @@ def _train(task, config, run_dir: Path, job: distribute.Job, *, restart, trackin
         stopped_early = bool(state and state.get("stopped_early"))
         if initial_epoch < config.epochs and not stopped_early:
             model.fit(
-                job.shard(train_ds),
+                job.shard(continuous(train_ds, config.steps_per_epoch)
+                          if config.steps_per_epoch else train_ds),
                 validation_data=job.shard(val_ds),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,

@@ -16,7 +16,7 @@ from conftest import TINY, run_cli
 from kerasseq.config import RunConfig, param
 from kerasseq.tasks.base import Task
 from kerasseq.errors import UserError
-from kerasseq.training import (StopOnNaN, TimeLimit, TrainingError, make_optimizer,
+from kerasseq.training import (StopOnNaN, TimeLimit, TrainingError, continuous, make_optimizer,
                                steps_per_epoch, train)
 
 
@@ -122,6 +122,44 @@ def test_time_limit_callback_uses_the_mean_epoch_time():
     assert callback.model.stop_training and callback.stopped_after == 3
     with pytest.raises(UserError, match="--max_minutes must be >= 0"):
         RunConfig(max_minutes=-1)
+
+
+class _ThreeBatches(keras.utils.PyDataset):
+    def __init__(self):
+        super().__init__()
+        self.seen, self.passes = [], 0
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        self.seen.append(index)
+        return np.full((4, 1), index, "float32"), np.ones((4, 1), "float32")
+
+    def on_epoch_end(self):
+        self.passes += 1
+
+
+def test_steps_per_epoch_draw_every_epoch_in_full_from_finite_data():
+    """Keras continues one iterator across epochs when steps_per_epoch is set and stops early
+    (with only a warning) when finite data runs out: 5 steps instead of 6 here. The runner
+    makes such data continuous."""
+    import tensorflow as tf
+
+    def steps_trained(data):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(data, steps_per_epoch=2, epochs=3, verbose=0, shuffle=False)  # as the runner
+        return int(model.optimizer.iterations)
+
+    batches = tf.data.Dataset.from_tensor_slices((np.ones((12, 1)), np.ones((12, 1)))).batch(4)
+    assert steps_trained(continuous(batches, 2)) == 6
+    pydataset = _ThreeBatches()
+    assert steps_trained(continuous(pydataset, 2)) == 6
+    # In order across epochs (Keras may read a batch ahead), each full pass ended.
+    assert pydataset.seen[:6] == [0, 1, 2, 0, 1, 2] and pydataset.passes == 2
+    endless = tf.data.Dataset.range(4).repeat()
+    assert continuous(endless, 2) is endless
 
 
 def test_clipnorm_bounds_the_update():
