@@ -15,7 +15,8 @@ JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_dec
   tests/data/test_forecasting_data.py tests/data/test_image_pydataset.py tests/tasks/test_treebank_task.py \
   tests/diagnostics/test_tree_plots.py tests/tasks/test_captioning_task.py tests/data/test_flickr8k.py \
   tests/data/test_daquar.py tests/tasks/test_vqa_task.py \
-  tests/data/test_weizmann.py tests/tasks/test_video_task.py tests/tasks/test_nowcast_jax.py
+  tests/data/test_weizmann.py tests/tasks/test_video_task.py tests/tasks/test_nowcast_jax.py \
+  tests/data/test_binarized_mnist.py tests/tasks/test_pixelcnn_task.py
 
 .PHONY: install demo test clean
 

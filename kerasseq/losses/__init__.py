@@ -10,3 +10,4 @@ from kerasseq.losses.bivariate import (BivariateGaussianNLL, bivariate_gaussian_
                                        bivariate_gaussian_params, sample_bivariate_gaussian)
 from kerasseq.losses.quantile import PinballLoss
 from kerasseq.losses.treebank import RootCrossEntropy
+from kerasseq.losses.pixelcnn import ImageNLL, image_nll

@@ -20,3 +20,4 @@ from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captio
 from kerasseq.models.vqa import VQA_MODELS, attention_model, build_vqa_model
 from kerasseq.models.video import (VIDEO_MODELS, build_convlstm_classifier, build_frame_average_classifier,
                                    build_frame_encoder, build_lrcn)
+from kerasseq.models.pixelcnn import build_gated_pixelcnn, sample_pixelcnn

@@ -64,6 +64,10 @@ REGISTRY = {
         "kerasseq.tasks.video:TASK", "VideoConfig",
         "action classification on Weizmann silhouettes: CNN + LSTM (LRCN), CNN + ConvLSTM or "
         "frame averaging; leave one actor out"),
+    "pixelcnn": TaskEntry(
+        "kerasseq.tasks.pixelcnn:TASK", "PixelCNNConfig",
+        "gated PixelCNN on binarised MNIST (van den Oord et al. 2016): test NLL in nats per "
+        "image, class-conditional samples, completions, the receptive field"),
 }
 
 

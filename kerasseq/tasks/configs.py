@@ -480,3 +480,7 @@ VQAConfig, VQA_MODELS = _vqa.VQAConfig, _vqa.VQA_MODELS
 from kerasseq.tasks import video_config as _video  # noqa: E402
 
 VideoConfig, VIDEO_MODELS = _video.VideoConfig, _video.VIDEO_MODELS
+
+from kerasseq.tasks import pixelcnn_config as _pixelcnn  # noqa: E402
+
+PixelCNNConfig = _pixelcnn.PixelCNNConfig
