@@ -59,18 +59,22 @@ class BinarizedMNISTBatches(keras.utils.PyDataset):
     Args:
         grey, labels: uint8 grey images and int labels (:func:`load_mnist_splits`).
         batch_size: images per batch (the last, smaller batch is kept unless ``train``).
-        train: shuffle and binarise anew every epoch (seeded by ``seed`` and the epoch);
-            otherwise binarise once with ``seed`` and keep the order.
+        train: shuffle and binarise anew every pass over the images (seeded by ``seed``
+            and the pass); otherwise binarise once with ``seed`` and keep the order.
         binarization: ``"stochastic"`` or ``"threshold"``.
         conditional: give the labels to the model.
         seed: the random seed.
         first_epoch: the epoch this dataset starts at (a resumed run continues its draws).
         output: ``"softmax256"`` keeps the grey levels (0..255) as inputs and targets.
+        steps_per_epoch: training batches per epoch when an epoch is not one pass (0: one
+            pass). The batches run on as one stream over the epochs (Keras would otherwise
+            cut an epoch short where a pass ends).
     """
 
     def __init__(self, grey, labels, batch_size: int, *, train: bool = False,
                  binarization: str = "stochastic", conditional: bool = False, seed: int = 0,
-                 first_epoch: int = 0, output: str = "bernoulli", **kwargs):
+                 first_epoch: int = 0, output: str = "bernoulli", steps_per_epoch: int = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         if len(grey) != len(labels) or len(grey) == 0:
             raise DataError(f"expected as many images as labels, at least one; got {len(grey)} "
@@ -79,21 +83,32 @@ class BinarizedMNISTBatches(keras.utils.PyDataset):
         self.batch_size, self.train, self.binarization = batch_size, train, binarization
         self.conditional, self.seed, self.output = conditional, seed, output
         self.epoch = first_epoch
-        self._draw()
+        full, rest = divmod(len(self.grey), batch_size)
+        self.batches_per_pass = full if train and full else full + bool(rest)
+        self.steps_per_epoch = (steps_per_epoch or self.batches_per_pass) if train else 0
+        self._pass = None
+        self._draw(0)
 
-    def _draw(self):
-        rng = np.random.default_rng([self.seed, self.epoch] if self.train else self.seed)
+    def _draw(self, pass_index):
+        """The order and binary images of one pass over the images."""
+        if pass_index == self._pass:
+            return
+        rng = np.random.default_rng([self.seed, pass_index] if self.train else self.seed)
         self.order = rng.permutation(len(self.grey)) if self.train else np.arange(len(self.grey))
         if self.output == "softmax256":
             self.images = self.grey.astype(np.float32)
-        elif self.train or not hasattr(self, "images"):
+        elif self.train or self._pass is None:
             self.images = binarize(self.grey, self.binarization, rng)
+        self._pass = pass_index
 
     def __len__(self):
-        full, rest = divmod(len(self.grey), self.batch_size)
-        return full if self.train and full else full + bool(rest)
+        return self.steps_per_epoch or self.batches_per_pass
 
     def __getitem__(self, index):
+        if self.train:  # the index-th batch of this epoch in the stream of all epochs
+            pass_index, index = divmod(self.epoch * self.steps_per_epoch + index,
+                                       self.batches_per_pass)
+            self._draw(pass_index)
         rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images = self.images[rows]
         inputs = {"images": images, "labels": self.labels[rows]} if self.conditional else images
@@ -102,4 +117,3 @@ class BinarizedMNISTBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.train:
             self.epoch += 1
-            self._draw()

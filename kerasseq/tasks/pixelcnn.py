@@ -58,7 +58,8 @@ class PixelCNNTask(Task):
             grey, labels, c.batch_size, train=train, binarization=c.binarization,
             conditional=c.conditional, output=c.output,
             seed=c.seed if train else c.data_seed + (1 if split == "test" else 0),
-            first_epoch=run.initial_epoch if train else 0)
+            first_epoch=run.initial_epoch if train else 0,
+            steps_per_epoch=c.steps_per_epoch if train else 0)
 
     def datasets(self, run):
         """``(train, validation)``: training images binarised anew each epoch, validation

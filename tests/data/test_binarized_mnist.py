@@ -49,3 +49,18 @@ def test_batches_fix_the_evaluation_draw_and_redraw_training_images(splits):
     assert not np.array_equal(first, train[0][0])  # a new order and a new draw
     resumed = BinarizedMNISTBatches(grey, labels, 32, train=True, seed=1, first_epoch=1)
     np.testing.assert_array_equal(resumed[0][0], train[0][0])
+
+
+def test_shorter_epochs_run_on_as_one_stream(splits):
+    grey, labels = splits["test"][0][:100], splits["test"][1][:100]
+    full = BinarizedMNISTBatches(grey, labels, 32, train=True, seed=2)  # 3 batches a pass
+    short = BinarizedMNISTBatches(grey, labels, 32, train=True, seed=2, steps_per_epoch=2)
+    stream = []
+    for epoch in range(3):  # 6 batches: two passes
+        stream += [short[k][0] for k in range(len(short))]
+        short.on_epoch_end()
+    assert len(short) == 2
+    np.testing.assert_array_equal(stream[2], full[2][0])
+    full.on_epoch_end()
+    np.testing.assert_array_equal(stream[3], full[0][0])  # the second pass: a new draw
+    assert not np.array_equal(stream[3], stream[0])
