@@ -91,3 +91,14 @@ def run_layer_test(layer_cls, init_kwargs: dict, input_data, *, expected_output_
             lambda a, b: np.testing.assert_allclose(a, b, atol=atol),
             _numpy(model(input_data)), _numpy(loaded(input_data)))
     return _numpy(output)
+
+
+@keras.saving.register_keras_serializable(package="kerasseq_tests")
+class NumpyNormal(keras.initializers.Initializer):
+    """N(0, 0.3²) weights drawn by NumPy, for tests of layers with many weight shapes: on JAX,
+    Keras' random initialisers compile one XLA program per shape (seconds on a loaded CPU)."""
+
+    rng = np.random.default_rng(0)
+
+    def __call__(self, shape, dtype=None):
+        return self.rng.normal(0.0, 0.3, size=shape).astype(dtype or "float32")

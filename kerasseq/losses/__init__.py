@@ -13,3 +13,4 @@ from kerasseq.losses.treebank import RootCrossEntropy
 from kerasseq.losses.mixture_density import (MixtureDensityNLL, mixture_density_nll,
                                              mixture_density_params, num_mixture_components,
                                              sample_mixture_density)
+from kerasseq.losses.pixelcnn import ImageNLL, image_nll

@@ -68,6 +68,10 @@ REGISTRY = {
         "kerasseq.tasks.handwriting:TASK", "HandwritingConfig",
         "handwriting prediction on IAM-OnDB (Graves 2013): stacked LSTM with skip connections "
         "and a mixture density output; test nats per line, biased samples, density heat map"),
+    "pixelcnn": TaskEntry(
+        "kerasseq.tasks.pixelcnn:TASK", "PixelCNNConfig",
+        "gated PixelCNN on binarised MNIST (van den Oord et al. 2016): test NLL in nats per "
+        "image, class-conditional samples, completions, the receptive field"),
 }
 
 

@@ -484,3 +484,6 @@ VideoConfig, VIDEO_MODELS = _video.VideoConfig, _video.VIDEO_MODELS
 from kerasseq.tasks import handwriting_config as _handwriting  # noqa: E402
 
 HandwritingConfig = _handwriting.HandwritingConfig
+from kerasseq.tasks import pixelcnn_config as _pixelcnn  # noqa: E402
+
+PixelCNNConfig = _pixelcnn.PixelCNNConfig
