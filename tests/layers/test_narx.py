@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasseq.layers import NARX, RNNEncoderDecoder
-from tests.testing import run_layer_test
+from testing import run_layer_test
 
 CELLS = ["lstm", "gru", "rnn"]
 
