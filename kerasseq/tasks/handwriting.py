@@ -81,10 +81,6 @@ class HandwritingTask(Task):
                       f"--max_points {c.max_points} ({report['points_dropped']} points dropped)")
         train_ds = line_dataset(train, run.scale, c.batch_size, train=True,
                                 bucket_width=c.bucket_width, seed=c.seed, first_epoch=run.initial_epoch)
-        if c.steps_per_epoch and hasattr(train_ds, "repeat"):
-            # Keras carries one iterator across epochs when --steps_per_epoch is set: without
-            # the repeat, epochs × steps beyond one pass over the lines would run out of data.
-            train_ds = train_ds.repeat()
         return (train_ds,
                 line_dataset(val, run.scale, c.batch_size, train=False, bucket_width=c.bucket_width))
 
