@@ -40,3 +40,4 @@ from kerasseq.layers.vqa import ImageAsWords
 from kerasseq.layers.video import PerFrame
 from kerasseq.layers.mixture_density import MixtureDensityHead
 from kerasseq.layers.pixelcnn import GatedPixelCNNBlock, MaskedConv2D, color_groups, pixelcnn_mask
+from kerasseq.layers.pixelrnn import DiagonalBiLSTM, RowLSTM

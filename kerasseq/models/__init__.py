@@ -22,3 +22,4 @@ from kerasseq.models.video import (VIDEO_MODELS, build_convlstm_classifier, buil
                                    build_frame_encoder, build_lrcn)
 from kerasseq.models.handwriting import build_handwriting_predictor, draw_noise, handwriting_sampler
 from kerasseq.models.pixelcnn import build_gated_pixelcnn, sample_pixelcnn
+from kerasseq.models.pixelrnn import build_pixelrnn
