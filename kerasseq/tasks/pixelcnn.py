@@ -62,24 +62,28 @@ class PixelCNNTask(Task):
     config_class = PixelCNNConfig
 
     # ------------------------------------------------------------------------- data
-    def splits(self, run):
-        """The uint8 train / validation / test images and labels (read once per run)."""
+    def split(self, run, name):
+        """The uint8 images and labels of one split, ``"train"``, ``"validation"`` or
+        ``"test"`` (read once per run; CIFAR-10's test split alone when only it is needed,
+        as in evaluation: decoding the 50,000 training JPEGs takes seconds)."""
         c = run.config
         if getattr(run, "_splits", None) is None:
+            run._splits = {}
+        if name not in run._splits:
             if c.dataset == "mnist":
-                run._splits = load_mnist_splits(c.data_dir or None, c.validation_size,
-                                                c.data_seed)
+                run._splits.update(load_mnist_splits(c.data_dir or None, c.validation_size,
+                                                     c.data_seed))
+            elif name == "test":
+                run._splits["test"] = load_images("cifar10", "test", c.data_dir or None)
             else:
                 images, labels = load_images("cifar10", "train", c.data_dir or None)
-                train, validation = train_validation_split(images, labels, c.validation_size,
-                                                           c.data_seed)
-                run._splits = {"train": train, "validation": validation,
-                               "test": load_images("cifar10", "test", c.data_dir or None)}
-        return run._splits
+                run._splits["train"], run._splits["validation"] = train_validation_split(
+                    images, labels, c.validation_size, c.data_seed)
+        return run._splits[name]
 
     def batches(self, run, split, train=False):
         c = run.config
-        grey, labels = self.splits(run)[split]
+        grey, labels = self.split(run, split)
         if split == "test" and c.test_images:
             grey, labels = grey[:c.test_images], labels[:c.test_images]
         return BinarizedMNISTBatches(

@@ -32,7 +32,7 @@ def diagonal_model_field(height, width, pixel, first_kernel_size):
 
 
 def test_diagonal_bilstm_model_sees_the_past_context_and_round_trips(tmp_path):
-    model = build_pixelrnn((6, 7, 1), "diagonal_bilstm", num_layers=2, units=4,
+    model = build_pixelrnn((6, 7, 1), "diagonal_bilstm", num_layers=1, units=4,
                            first_kernel_size=3, **INIT)
     images = np.random.default_rng(0).random((3, 6, 7, 1)).astype("float32")
     pixels = [(3, 1), (4, 5), (0, 3), (5, 6)]
@@ -91,7 +91,7 @@ def test_logistic_mixture_sampling_draws_levels_from_the_model():
     # coupling: G's mean moves by α·x_R (α = tanh(2) for component 0), clipped to [-1, 1]
     bias[14] = 2.0
     model.get_layer("logits").bias.assign(bias)
-    coupled = sample_pixelcnn(model, 1, seed=0, output="logistic_mixture", num_mixtures=2)
+    coupled = sample_pixelcnn(model, 2, seed=0, output="logistic_mixture", num_mixtures=2)
     green = (128.0 / 127.5 - 1 + np.tanh(2.0) * (64.0 / 127.5 - 1) + 1) * 127.5
     np.testing.assert_allclose(coupled[..., 1], round(green), atol=1.0)
 
