@@ -28,7 +28,7 @@ def test_weight_count_follows_graves_figure_12():
                 + (3 * units + 1) * (6 * m + 1))  # the head reads every layer
     assert model.count_params() == expected
     assert model.output_shape == (None, None, 6 * m + 1)
-    with_window = build_handwriting_synthesizer(v, 2, 4, 2, 2, return_window=True)
+    with_window = build_handwriting_synthesizer(v, 1, 4, 2, 2, return_window=True)
     assert [tuple(s) for s in with_window.output_shape] == [(None, None, 13), (None, None, None)]
     with pytest.raises(ValueError, match="window_components"):
         build_handwriting_synthesizer(v, window_components=0)
