@@ -231,6 +231,8 @@ class HandwritingTask(Task):
         c = run.config
         length = int(options.get("length") or c.sample_steps)
         bias, seed = float(options.get("bias") or 0.0), int(options.get("seed") or 0)
+        if bias < 0:
+            raise UserError(f"--bias must be >= 0 (Graves section 5.4); got {bias:g}")
         if c.model == "synthesis":
             points = self.write(run, model, options.get("text") or c.text, 1, length, bias, seed)[0]
         elif options.get("text"):

@@ -59,8 +59,12 @@ def test_tiny_synthesis_run(synthesis_run, tmp_path):
     assert len(rows) == written + 1 and rows[0] == "0 0 0"
     strokes = sum(1 for r in rows[:-1] if r.endswith(" 1")) + 1
     assert (tmp_path / "line.svg").read_text().count("<polyline") == strokes
+    task.sample(run, model, text="a fox", length=25, out=tmp_path / "line.png")
+    assert (tmp_path / "line.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(UserError, match="'€'"):
         task.sample(run, model, text="a f€x")
+    with pytest.raises(UserError, match="--bias must be >= 0"):
+        task.sample(run, model, text="a fox", bias=-1.0)
 
 
 @pytest.mark.skipif(not TENSORFLOW, reason="the SavedModel runs on TensorFlow")
