@@ -50,9 +50,8 @@ class EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
     epoch + 1, args)`` runs at the *end* of each epoch and sets the next epoch's rate:
     ``lradj='type1'`` of the Informer/Autoformer/DLinear code (``lr · 0.5^(e − 1)`` after epoch
     e) keeps the rate for two epochs and halves it from the third on, ``hold=2, rate=0.5``.
-    ``hold=3, rate=0.9`` is what the forecast task uses for PatchTST's ``type3`` (whose loop,
-    read the same way, holds the rate for four epochs: ``hold=4``; kept at 3 because the
-    README's PatchTST figures were measured with it).
+    PatchTST's ``type3`` (``lr`` for ``e < 3``, else ``lr · 0.9^(e − 3)`` after epoch e) keeps
+    it for four epochs, then ×0.9 per epoch: ``hold=4, rate=0.9``.
 
     Args:
         initial_learning_rate: the rate of the first epochs.

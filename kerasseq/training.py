@@ -101,10 +101,11 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     elif config.lr_schedule in ("halving", "decay90"):
         # The forecasting code's step schedules: lradj type1 (DLinear), the rate halved from
         # the third epoch on (adjust_learning_rate(epoch + 1) runs after each epoch, so type1's
-        # first halving lands after epoch 2), and PatchTST's type3 (×0.9 per epoch after 3).
+        # first halving lands after epoch 2), and PatchTST's type3 (×0.9 per epoch from the
+        # fifth on, read the same way).
         from kerasseq.optimizers import EpochDecay
 
-        rate, hold = (0.5, 2) if config.lr_schedule == "halving" else (0.9, 3)
+        rate, hold = (0.5, 2) if config.lr_schedule == "halving" else (0.9, 4)
         learning_rate = EpochDecay(config.learning_rate, steps_per_epoch, rate, hold)
     elif config.lr_schedule == "warmup_cosine":
         # Linear warm-up to --learning_rate, then cosine decay to 0 (the ViT/Swin recipe).

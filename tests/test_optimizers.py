@@ -60,8 +60,16 @@ def test_epoch_decay_is_the_forecasting_codes_type1_and_type3():
     config = SimpleNamespace(learning_rate=0.004, lr_schedule="halving", clipnorm=0.0, epochs=5)
     schedule = make_optimizer(config, steps_per_epoch=10)._learning_rate
     np.testing.assert_allclose(keras.ops.convert_to_numpy(schedule(steps)), type1[epoch - 1], rtol=1e-6)
-    type3 = keras.ops.convert_to_numpy(EpochDecay(1e-4, 10, rate=0.9, hold=3)(steps))
-    np.testing.assert_allclose(type3, np.where(epoch < 3, 1e-4, 1e-4 * 0.9 ** (epoch - 3)), rtol=1e-6)
+    # PatchTST's type3, run the same way: lr for e < 3, else lr · 0.9^(e − 3), set after epoch e.
+    type3, lr = [], 1e-4
+    for e in range(1, 6):
+        type3.append(lr)
+        lr = 1e-4 if e < 3 else 1e-4 * 0.9 ** (e - 3)
+    assert type3 == [1e-4] * 4 + [1e-4 * 0.9]
+    config = SimpleNamespace(learning_rate=1e-4, lr_schedule="decay90", clipnorm=0.0, epochs=5)
+    schedule = make_optimizer(config, steps_per_epoch=10)._learning_rate
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(schedule(steps)), np.array(type3)[epoch - 1],
+                               rtol=1e-6)
     schedule = EpochDecay(1e-3, 7, rate=0.8, hold=2)
     assert EpochDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
     with pytest.raises(ValueError, match="steps_per_epoch"):
