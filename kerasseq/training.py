@@ -87,8 +87,8 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """
     learning_rate = config.learning_rate
     # Global-norm clipping, and the weights' moving average (AveragedWeights swaps it in).
-    common = dict(clipnorm=config.clipnorm or None, use_ema=bool(config.ema),
-                  ema_momentum=config.ema or 0.99)
+    ema = getattr(config, "ema", 0.0)
+    common = dict(clipnorm=config.clipnorm or None, use_ema=bool(ema), ema_momentum=ema or 0.99)
     if config.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.1)
