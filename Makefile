@@ -16,7 +16,7 @@ JAX_TESTS := tests/layers tests/losses tests/models tests/metrics tests/test_dec
   tests/diagnostics/test_tree_plots.py tests/tasks/test_captioning_task.py tests/data/test_flickr8k.py \
   tests/data/test_daquar.py tests/tasks/test_vqa_task.py \
   tests/data/test_weizmann.py tests/tasks/test_video_task.py tests/tasks/test_nowcast_jax.py tests/benchmarks \
-  tests/data/test_handwriting_data.py tests/tasks/test_handwriting_task.py \
+  tests/data/test_handwriting_data.py tests/tasks/test_handwriting_task.py tests/tasks/test_handwriting_synthesis_task.py \
   tests/data/test_binarized_mnist.py tests/tasks/test_pixelcnn_task.py
 
 .PHONY: install demo test clean

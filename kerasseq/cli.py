@@ -6,6 +6,7 @@
     kerasseq export charlm --register shakespeare     # + a registered MLflow model version
     kerasseq sample charlm --prompt "ROMEO:" --length 300 --temperature 0.8 --top_k 10
     kerasseq sample translation --prompt "A dog runs on the beach."   # English -> German
+    kerasseq sample handwriting --text "hello" --bias 1.0 --length 700 --out line.svg
     kerasseq train charlm --help                      # every parameter with its default
     kerasseq gradients --out runs/gradients           # ‖∂L/∂h_t‖ for rnn, leaky, lstm, gru
     kerasseq tune mr --trials 8 --final_cv            # KerasTuner search, then 10-fold CV
@@ -97,6 +98,11 @@ def _command_parser(command: str, name: str):
         parser.add_argument("--top_k", "--top-k", type=int, default=0,
                             help="sample among the k most likely characters; 0 = all")
         parser.add_argument("--seed", type=int, default=None, help="random seed")
+        parser.add_argument("--text", default=None, help="text to write (handwriting synthesis)")
+        parser.add_argument("--bias", type=float, default=None,
+                            help="sampling bias, >= 0 (handwriting; default 0)")
+        parser.add_argument("--out", default=None,
+                            help="write the sample to this file (handwriting: .svg or .png)")
     return parser
 
 
@@ -324,8 +330,10 @@ def run_command(argv: list[str]) -> int:
                                task.pyfunc_endpoint(run), exported.get("saved_model"))
     elif command == "sample":
         run, model = training.load_run(task, args["run_dir"])
+        extra = {k: args[k] for k in ("text", "bias", "out") if args[k] is not None}
         print(task.sample(run, model, prompt=args["prompt"].replace("\\n", "\n"), length=args["length"],
-                          temperature=args["temperature"], top_k=args["top_k"], seed=args["seed"]))
+                          temperature=args["temperature"], top_k=args["top_k"], seed=args["seed"],
+                          **extra))
     return 0
 
 

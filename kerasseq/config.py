@@ -58,6 +58,10 @@ class RunConfig:
     max_minutes: float = param(0.0, "training time limit of this process in minutes: stop at "
                                "the end of the first epoch after which another would pass it, "
                                "then evaluate as after early stopping; 0: no limit")
+    ema: float = param(0.0, "keep an exponential moving average of the weights, updated every "
+                       "step with this decay (e.g. 0.999; Polyak averaging): validation, early "
+                       "stopping, checkpoints, the evaluation and the export use the averaged "
+                       "weights, training goes on from the raw ones; 0: off")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -74,6 +78,7 @@ class RunConfig:
                "--learning_rate must be > 0", self.learning_rate)
         _check(self.clipnorm >= 0, "--clipnorm must be >= 0", self.clipnorm)
         _check(self.max_minutes >= 0, "--max_minutes must be >= 0 (0: no limit)", self.max_minutes)
+        _check(0 <= self.ema < 1, "--ema must be in [0, 1) (0: off)", self.ema)
         _check(self.num_processes >= 0, "--num_processes must be >= 0", self.num_processes)
         _check(self.process_id >= -1, "--process_id must be >= 0 (-1: from the environment)",
                self.process_id)

@@ -46,9 +46,12 @@ class EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
     """lrate = initial · rate^max(0, epoch − hold), epochs counted from 1: the rate is kept for
     ``hold`` epochs, then multiplied by ``rate`` at the start of every later epoch.
 
-    The forecasting literature's step schedules: ``hold=1, rate=0.5`` halves the rate every
-    epoch (``lradj='type1'`` of the Informer/Autoformer/DLinear code); ``hold=3, rate=0.9`` is
-    PatchTST's ``type3``.
+    The forecasting literature's step schedules, whose ``adjust_learning_rate(optimizer,
+    epoch + 1, args)`` runs at the *end* of each epoch and sets the next epoch's rate:
+    ``lradj='type1'`` of the Informer/Autoformer/DLinear code (``lr · 0.5^(e − 1)`` after epoch
+    e) keeps the rate for two epochs and halves it from the third on, ``hold=2, rate=0.5``.
+    PatchTST's ``type3`` (``lr`` for ``e < 3``, else ``lr · 0.9^(e − 3)`` after epoch e) keeps
+    it for four epochs, then ×0.9 per epoch: ``hold=4, rate=0.9``.
 
     Args:
         initial_learning_rate: the rate of the first epochs.
@@ -57,7 +60,7 @@ class EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
         hold: epochs at the initial rate.
 
     Example:
-    >>> optimizer = keras.optimizers.Adam(EpochDecay(5e-3, steps_per_epoch=257))
+    >>> optimizer = keras.optimizers.Adam(EpochDecay(5e-3, steps_per_epoch=257, hold=2))  # type1
     """
 
     def __init__(self, initial_learning_rate: float, steps_per_epoch: int, rate: float = 0.5,

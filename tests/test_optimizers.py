@@ -34,15 +34,42 @@ def test_serialization(tmp_path):
         TransformerSchedule(64, warmup_steps=0)
 
 
+def _type1_rates(learning_rate, epochs):
+    """The rate of each epoch in the Informer/Autoformer/LTSF-Linear loop: train an epoch,
+    then ``adjust_learning_rate(optimizer, epoch + 1, args)`` sets lr · 0.5^((e − 1) // 1)."""
+    rates, lr = [], learning_rate
+    for epoch in range(epochs):
+        rates.append(lr)
+        e = epoch + 1
+        lr = learning_rate * 0.5 ** ((e - 1) // 1)
+    return np.array(rates)
+
+
 def test_epoch_decay_is_the_forecasting_codes_type1_and_type3():
+    from types import SimpleNamespace
+
     from kerasseq.optimizers import EpochDecay
+    from kerasseq.training import make_optimizer
 
     steps = np.arange(0, 50)
-    halving = keras.ops.convert_to_numpy(EpochDecay(0.004, steps_per_epoch=10)(steps))
-    epoch = steps // 10 + 1  # lradj type1: lr · 0.5^(epoch − 1)
-    np.testing.assert_allclose(halving, 0.004 * 0.5 ** (epoch - 1), rtol=1e-6)
-    type3 = keras.ops.convert_to_numpy(EpochDecay(1e-4, 10, rate=0.9, hold=3)(steps))
-    np.testing.assert_allclose(type3, np.where(epoch < 3, 1e-4, 1e-4 * 0.9 ** (epoch - 3)), rtol=1e-6)
+    epoch = steps // 10 + 1
+    type1 = _type1_rates(0.004, 5)  # 0.004, 0.004, 0.002, 0.001, 0.0005
+    halving = keras.ops.convert_to_numpy(EpochDecay(0.004, steps_per_epoch=10, hold=2)(steps))
+    np.testing.assert_allclose(halving, type1[epoch - 1], rtol=1e-6)
+    # The forecast task's "halving" schedule is type1: the rate halves after the second epoch.
+    config = SimpleNamespace(learning_rate=0.004, lr_schedule="halving", clipnorm=0.0, epochs=5)
+    schedule = make_optimizer(config, steps_per_epoch=10)._learning_rate
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(schedule(steps)), type1[epoch - 1], rtol=1e-6)
+    # PatchTST's type3, run the same way: lr for e < 3, else lr · 0.9^(e − 3), set after epoch e.
+    type3, lr = [], 1e-4
+    for e in range(1, 6):
+        type3.append(lr)
+        lr = 1e-4 if e < 3 else 1e-4 * 0.9 ** (e - 3)
+    assert type3 == [1e-4] * 4 + [1e-4 * 0.9]
+    config = SimpleNamespace(learning_rate=1e-4, lr_schedule="decay90", clipnorm=0.0, epochs=5)
+    schedule = make_optimizer(config, steps_per_epoch=10)._learning_rate
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(schedule(steps)), np.array(type3)[epoch - 1],
+                               rtol=1e-6)
     schedule = EpochDecay(1e-3, 7, rate=0.8, hold=2)
     assert EpochDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
     with pytest.raises(ValueError, match="steps_per_epoch"):

@@ -221,3 +221,60 @@ def test_warmup_cosine_adamw_schedule_and_decay_exclusions():
     dense.build((None, 3)), norm.build((None, 3))
     decayed = [v for v in dense.weights + norm.weights if optimizer._use_weight_decay(v)]
     assert [v.path for v in decayed] == [dense.kernel.path]
+
+
+class _RecordingRegression(_RegressionTask):
+    """The regression task, recording its raw weights after every training step."""
+
+    def __init__(self):
+        self.kernels = []
+
+    def callbacks(self, run, model):
+        kernels = self.kernels
+
+        class Record(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                kernels.append(keras.ops.convert_to_numpy(self.model.layers[0].kernel).copy())
+
+        return [Record()]
+
+
+def _final_kernel(run_dir):
+    from kerasseq.checkpoint import Checkpoint
+
+    return keras.ops.convert_to_numpy(Checkpoint(run_dir).load_model().layers[0].kernel)
+
+
+def test_ema_evaluates_and_keeps_the_average_and_a_resumed_run_trains_on_the_raw_weights(tmp_path):
+    # Without --ema: the raw weights after each of the 24 steps.
+    raw = _RecordingRegression()
+    train(raw, _RegressionConfig(epochs=3, learning_rate=0.05), tmp_path / "raw", tracking=False,
+          export=False)
+    # Polyak averaging as Keras' optimizers keep it: the first step's weights, then
+    # average ← m · average + (1 − m) · weights after every step.
+    average = raw.kernels[0]
+    for kernel in raw.kernels[1:]:
+        average = 0.8 * average + 0.2 * kernel
+    assert not np.allclose(average, raw.kernels[-1], atol=1e-3)  # the test can tell them apart
+
+    config = _RegressionConfig(epochs=3, learning_rate=0.05, ema=0.8)
+    ema = _RecordingRegression()
+    metrics = train(ema, config, tmp_path / "ema", tracking=False, export=False)
+    # Training itself is untouched (the raw weights go on as without the average) ...
+    np.testing.assert_allclose(np.stack(ema.kernels), np.stack(raw.kernels), atol=1e-6)
+    # ... and the run ends, is evaluated and checkpointed with the average.
+    np.testing.assert_allclose(_final_kernel(tmp_path / "ema"), average, atol=1e-5)
+    assert metrics["val_loss"] > 0
+
+    # Stopped after one epoch (a time limit) and resumed: the same raw steps, the same average.
+    resumed = _RecordingRegression()
+    train(resumed, _RegressionConfig(epochs=3, learning_rate=0.05, ema=0.8, max_minutes=1e-6),
+          tmp_path / "resumed", tracking=False, export=False)
+    train(resumed, config, tmp_path / "resumed", tracking=False, export=False)
+    np.testing.assert_allclose(np.stack(resumed.kernels), np.stack(raw.kernels), atol=1e-6)
+    np.testing.assert_allclose(_final_kernel(tmp_path / "resumed"), average, atol=1e-5)
+
+
+def test_ema_must_be_below_one():
+    with pytest.raises(UserError, match="--ema must be in"):
+        _RegressionConfig(ema=1.0)

@@ -182,8 +182,31 @@ def line_batch(lines: HandwritingLines, indices, scale, length: int | None = Non
     return inputs, targets
 
 
+def text_alphabet(lines: HandwritingLines) -> str:
+    """The characters of the lines' transcriptions, sorted: character ``k`` of it has id
+    ``k + 1`` (0 is padding) in :func:`encode_texts`."""
+    return "".join(sorted(set("".join(lines.texts))))
+
+
+def encode_texts(texts, alphabet: str, length: int | None = None):
+    """int32 ``(n, length)`` character ids of ``texts`` (id ``k + 1`` for ``alphabet[k]``,
+    0-padded on the right; ``length`` defaults to the longest text), and the count of
+    characters outside ``alphabet`` (given id 0, as padding: the window skips nothing but sees
+    no character there)."""
+    index = {ch: k + 1 for k, ch in enumerate(alphabet)}
+    length = max((len(t) for t in texts), default=0) if length is None else int(length)
+    ids = np.zeros((len(texts), max(length, 1)), np.int32)
+    unknown = 0
+    for row, text in enumerate(texts):
+        codes = [index.get(ch, 0) for ch in text[:length]]
+        unknown += codes.count(0)
+        ids[row, :len(codes)] = codes
+    return ids, unknown
+
+
 def line_dataset(lines: HandwritingLines, scale, batch_size: int, *, train: bool,
-                 bucket_width: int = 200, seed: int = 0, first_epoch: int = 0):
+                 bucket_width: int = 200, seed: int = 0, first_epoch: int = 0,
+                 alphabet: str | None = None):
     """Padded batches of whole lines (:func:`line_batch`), grouped by length.
 
     Args:
@@ -195,10 +218,13 @@ def line_dataset(lines: HandwritingLines, scale, batch_size: int, *, train: bool
         bucket_width: lines are padded to the next multiple of this many points, at most
             to the longest line (one compiled shape per length group).
         seed, first_epoch: epoch ``e`` draws with ``(seed, e)``; a resumed run continues.
+        alphabet: for the synthesis network, the inputs become ``(strokes, characters)``
+            with each line's text as int32 ids ``(batch, U)`` (:func:`encode_texts`).
 
     Returns:
         A ``tf.data.Dataset`` with TensorFlow, else a ``keras.utils.PyDataset``, of
-        ``(inputs (batch, length, 3), targets (batch, length, 4))``.
+        ``(inputs (batch, length, 3), targets (batch, length, 4))``, or of
+        ``((inputs, characters (batch, U)), targets)`` with ``alphabet``.
 
     Example:
     >>> train = split_lines(load_iam_ondb(), ("train", "val2"))
@@ -228,9 +254,17 @@ def line_dataset(lines: HandwritingLines, scale, batch_size: int, *, train: bool
 
         signature = (tf.TensorSpec((None, None, 3), tf.float32),
                      tf.TensorSpec((None, None, 4), tf.float32))
+        if alphabet is not None:
+            signature = ((signature[0], tf.TensorSpec((None, None), tf.int32)), signature[1])
     except ModuleNotFoundError:
         pass
-    load = lambda item: line_batch(lines, item[1], scale, item[0])  # noqa: E731
+
+    def load(item):
+        inputs, targets = line_batch(lines, item[1], scale, item[0])
+        if alphabet is None:
+            return inputs, targets
+        return (inputs, encode_texts(lines.texts[item[1]], alphabet)[0]), targets
+
     return epoch_dataset(plan, load, signature, first_epoch)
 
 

@@ -1,5 +1,7 @@
-"""Pictures of handwriting prediction (Graves 2013, section 4): pen strokes with their pen
-lifts, and the predicted density of the next pen position along a line (Figure 10)."""
+"""Pictures of handwriting prediction and synthesis (Graves 2013, sections 4 and 5): pen
+strokes with their pen lifts (PNG, or SVG for one line), the predicted density of the next
+pen position along a line (Figure 10), a primed sample and the soft window's weights over the
+text (Figure 13)."""
 
 from __future__ import annotations
 
@@ -102,6 +104,73 @@ def plot_density_heatmap(points, pi, mu, sigma, rho, path: Path, title: str = ""
     axes[0].axis("off")
     _draw(axes[1], points)
     axes[1].set_title("the test line", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def write_line(points, path: Path, stroke_width: float = 2.0) -> Path:
+    """One line of raw offsets ``points (n, 3)`` (from the origin) as an SVG (a polyline per
+    pen-down segment: the pen lifts after every row with the end-of-stroke bit) or, for a
+    ``.png`` path, a PNG picture; any other suffix is a ValueError."""
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(10, 1.6))
+        _draw(ax, points)
+        fig.tight_layout()
+        return save_figure(fig, path)
+    if path.suffix.lower() != ".svg":
+        raise ValueError(f"Expected an output path ending in .svg or .png. Received: path={path}")
+    segments = stroke_segments(points)
+    xy = np.concatenate(segments) if segments else np.zeros((1, 2))
+    margin = 10.0
+    low, high = xy.min(0) - margin, xy.max(0) + margin
+    width, height = high - low
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.1f} {height:.1f}" '
+             f'width="{width:.0f}" height="{height:.0f}">',
+             f'<rect width="100%" height="100%" fill="white"/>']
+    for segment in segments:
+        coordinates = " ".join(f"{x - low[0]:.1f},{y - low[1]:.1f}" for x, y in segment)
+        lines.append(f'<polyline points="{coordinates}" fill="none" stroke="black" '
+                     f'stroke-width="{stroke_width:g}" stroke-linecap="round" stroke-linejoin="round"/>')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines + ["</svg>", ""]))
+    return path
+
+
+def plot_primed(prime, written, path: Path, title: str = "") -> Path:
+    """A primed sample (Graves section 5.5): the real priming line ``prime (p, 3)`` (grey) and
+    the written continuation ``written (n, 3)`` (black), raw offsets, the continuation starting
+    where the priming line ends."""
+    plt = _pyplot()
+    prime, written = np.asarray(prime, np.float64), np.asarray(written, np.float64)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 3.2))
+    _draw(axes[0], prime, colour="0.5")
+    axes[0].set_title("priming line (real, test set)", fontsize=8, loc="left")
+    _draw(axes[1], written)
+    axes[1].set_title("written after priming", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_window_weights(phi, text: str, points, path: Path, title: str = "") -> Path:
+    """Graves' Figure 13: the window weights ``φ(t, u)`` ``(T, U)`` of a written line, one row
+    per character of ``text``, one column per pen point, above the line ``points (T + 1, 3)``
+    (raw offsets)."""
+    plt = _pyplot()
+    phi = np.asarray(phi, np.float64)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 2.5 + 0.12 * len(text)),
+                             gridspec_kw={"height_ratios": [max(len(text), 4) * 0.12 + 1, 1.2]})
+    axes[0].imshow(phi.T, aspect="auto", cmap="Greys", interpolation="nearest", origin="upper")
+    axes[0].set_yticks(range(len(text)))
+    axes[0].set_yticklabels([ch if ch != " " else "␣" for ch in text], fontsize=6)
+    axes[0].set_xlabel("pen point t", fontsize=8)
+    axes[0].set_title("window weights φ(t, u)", fontsize=8, loc="left")
+    _draw(axes[1], points)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -21,5 +21,7 @@ from kerasseq.models.vqa import VQA_MODELS, attention_model, build_vqa_model
 from kerasseq.models.video import (VIDEO_MODELS, build_convlstm_classifier, build_frame_average_classifier,
                                    build_frame_encoder, build_lrcn)
 from kerasseq.models.handwriting import build_handwriting_predictor, draw_noise, handwriting_sampler
+from kerasseq.models.handwriting_synthesis import (build_handwriting_synthesizer,
+                                                   handwriting_synthesis_sampler, window_model)
 from kerasseq.models.pixelcnn import build_gated_pixelcnn, sample_pixelcnn
 from kerasseq.models.pixelrnn import build_pixelrnn

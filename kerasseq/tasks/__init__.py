@@ -66,8 +66,9 @@ REGISTRY = {
         "frame averaging; leave one actor out"),
     "handwriting": TaskEntry(
         "kerasseq.tasks.handwriting:TASK", "HandwritingConfig",
-        "handwriting prediction on IAM-OnDB (Graves 2013): stacked LSTM with skip connections "
-        "and a mixture density output; test nats per line, biased samples, density heat map"),
+        "handwriting prediction and synthesis on IAM-OnDB (Graves 2013): stacked LSTM with skip "
+        "connections and a mixture density output, --model synthesis adds the soft window over "
+        "the text; test nats per line, biased samples, density heat map, window weights"),
     "pixelcnn": TaskEntry(
         "kerasseq.tasks.pixelcnn:TASK", "PixelCNNConfig",
         "gated PixelCNN on binarised MNIST (van den Oord et al. 2016): test NLL in nats per "

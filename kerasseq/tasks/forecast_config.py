@@ -42,8 +42,8 @@ class ForecastConfig(RunConfig):
     epochs: int = param(0, "at most this many passes; 0: the model's recipe")
     learning_rate: float = param(0.0, "Adam learning rate; 0: the model's recipe")
     lr_schedule: str = param("recipe", "recipe (the model's), constant, cosine, halving (×0.5 "
-                             "per epoch: DLinear's) or decay90 (×0.9 per epoch after 3: "
-                             "PatchTST's)",
+                             "per epoch after the second: DLinear's lradj type1) or decay90 "
+                             "(×0.9 per epoch after the fourth: PatchTST's type3)",
                              choices=("recipe", "constant", "cosine", "halving", "decay90"))
     clipnorm: float = param(0.0, "clip gradients to this global norm; 0 disables clipping")
     batch_size: int = param(0, "windows per batch; 0: the model's recipe")

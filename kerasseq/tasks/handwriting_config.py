@@ -1,4 +1,5 @@
-"""Settings of the handwriting prediction task (kept apart from Keras: the CLI reads them)."""
+"""Settings of the handwriting prediction and synthesis task (kept apart from Keras: the CLI
+reads them)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from kerasseq.errors import UserError
 # them equal).
 HANDWRITING_SPLITS = ("train", "val1", "val2", "test")
 LENGTH_POLICIES = ("truncate", "skip")
+MODELS = ("prediction", "synthesis")
 
 
 @dataclass(frozen=True)
 class HandwritingConfig(RunConfig):
-    """Settings of handwriting prediction on IAM-OnDB (Graves 2013, section 4). Defaults: a
-    3 × 128 network sized for a 2-core CPU; Graves' is ``--units 400`` (3.4 M weights)."""
+    """Settings of handwriting prediction (Graves 2013, section 4) and synthesis (section 5)
+    on IAM-OnDB. Defaults: a 3 × 128 network sized for a 2-core CPU; Graves' is ``--units 400``
+    (3.4 M weights for prediction)."""
+
+    model: str = param("prediction", "prediction: the next pen point from the previous ones "
+                       "(Graves section 4); synthesis: also conditioned on the line's text "
+                       "through a soft window (section 5)", choices=MODELS)
 
     epochs: int = param(20, "passes over the training lines")
     learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run; "
@@ -29,7 +36,8 @@ class HandwritingConfig(RunConfig):
     max_points: int = param(1000, "training and validation lines longer than this many points "
                             "are truncated or skipped (--length_policy; counted in the metrics); "
                             "the test lines are always scored whole; 0: no limit")
-    length_policy: str = param("truncate", "what --max_points does to longer lines",
+    length_policy: str = param("truncate", "what --max_points does to longer lines (synthesis: "
+                               "skip, a cut line would not write its whole text)",
                                choices=LENGTH_POLICIES)
     bucket_width: int = param(200, "batches hold lines of similar length, padded to the next "
                               "multiple of this many points")
@@ -46,19 +54,31 @@ class HandwritingConfig(RunConfig):
                                "section 5.4), separated by commas")
     heatmap_line: int = param(0, "test line (index in the test split) drawn with the predicted "
                               "density of every next pen position (Graves' Figure 10)")
+    window_components: int = param(10, "synthesis: Gaussians of the soft window over the text "
+                                   "(Graves: 10)")
+    text: str = param("a quick brown fox jumps", "synthesis: the text the samples write "
+                      "(characters of the training transcriptions only)")
+    prime_line: int = param(0, "synthesis: test line (index in the test split) whose strokes "
+                            "and text prime the primed sample (Graves section 5.5, style)")
 
     def __post_init__(self):
         super().__post_init__()
         for name in ("batch_size", "bucket_width", "num_layers", "units", "num_components",
-                     "sample_steps"):
+                     "sample_steps", "window_components"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("max_points", "val_lines", "test_lines", "samples_per_bias", "heatmap_line"):
+        for name in ("max_points", "val_lines", "test_lines", "samples_per_bias", "heatmap_line",
+                     "prime_line"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
         if 0 < self.max_points < 2:
             raise UserError(f"--max_points must be 0 (no limit) or >= 2; got {self.max_points}")
         self.split_list, self.bias_list  # checks --train_splits and --sample_biases
+        if self.model == "synthesis" and not self.text.strip():
+            raise UserError("--text must not be empty for --model synthesis")
+        if self.model == "synthesis" and self.max_points and self.length_policy == "truncate":
+            raise UserError("--model synthesis needs --length_policy skip (or --max_points 0): a "
+                            "line cut at --max_points no longer writes its whole text")
 
     @property
     def split_list(self) -> tuple[str, ...]:

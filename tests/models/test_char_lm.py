@@ -28,9 +28,9 @@ def test_low_temperature_sharpens():
 def test_generate_is_reproducible_and_sized(cell):
     step = build_char_language_model(9, cell=cell, units=8, depth=2, return_state=True)
     kwargs = dict(temperature=1.0, seed=3)
-    a = generate(step, [1, 2, 3], 25, **kwargs)
-    b = generate(step, [1, 2, 3], 25, **kwargs)
-    assert a.shape == (25,) and a.min() >= 0 and a.max() < 9
+    a = generate(step, [1, 2, 3], 8, **kwargs)
+    b = generate(step, [1, 2, 3], 8, **kwargs)
+    assert a.shape == (8,) and a.min() >= 0 and a.max() < 9
     np.testing.assert_array_equal(a, b)
 
 

@@ -64,6 +64,23 @@ def test_grid_scores_every_model_and_baseline_and_writes_the_table(grid):
     assert len(history["val_closed_loop_mse"]) == 1 and 0 < history["val_closed_loop_mse"][0] < 5
 
 
+def test_dlinear_recipe_follows_the_official_scripts_per_horizon():
+    from kerasseq.tasks.forecasting import recipe
+
+    # LTSF-Linear scripts/EXP-LongForecasting/Linear/ettm2.sh, exchange_rate.sh, ettm1.sh.
+    assert [recipe("dlinear", "ETTm2", h)["learning_rate"] for h in (96, 192, 336, 720)] == [
+        1e-3, 1e-3, 1e-2, 1e-2]
+    assert [recipe("dlinear", "exchange", h)["batch_size"] for h in (96, 192, 336, 720)] == [8, 8, 32, 32]
+    assert recipe("dlinear", "ETTm1", 96)["batch_size"] == 8
+    assert "horizons" not in recipe("dlinear", "ETTm2") and recipe("dlinear", "ETTm2")["learning_rate"] == 1e-3
+    task = get_task("forecast")
+    resolved = task.resolve_config(ForecastConfig(model="dlinear", dataset="exchange", horizon="720"))
+    assert (resolved.learning_rate, resolved.batch_size, resolved.lr_schedule) == (5e-4, 32, "halving")
+    resolved = task.resolve_config(ForecastConfig(model="dlinear", dataset="ETTm2", horizon="336",
+                                                  learning_rate=3e-3))
+    assert (resolved.learning_rate, resolved.batch_size) == (3e-3, 32)  # the settings win
+
+
 def test_last_value_baseline_is_what_it_says():
     from kerasseq.tasks.forecasting import baseline_forecasts
 
