@@ -65,7 +65,8 @@ class BinarizedMNISTBatches(keras.utils.PyDataset):
         conditional: give the labels to the model.
         seed: the random seed.
         first_epoch: the epoch this dataset starts at (a resumed run continues its draws).
-        output: ``"softmax256"`` keeps the grey levels (0..255) as inputs and targets.
+        output: ``"softmax256"`` or ``"logistic_mixture"`` keeps the levels (0..255) as
+            inputs and targets (any uint8 images, e.g. CIFAR-10's RGB ones).
         steps_per_epoch: training batches per epoch when an epoch is not one pass (0: one
             pass). The batches run on as one stream over the epochs (Keras would otherwise
             cut an epoch short where a pass ends).
@@ -95,7 +96,7 @@ class BinarizedMNISTBatches(keras.utils.PyDataset):
             return
         rng = np.random.default_rng([self.seed, pass_index] if self.train else self.seed)
         self.order = rng.permutation(len(self.grey)) if self.train else np.arange(len(self.grey))
-        if self.output == "softmax256":
+        if self.output != "bernoulli":
             self.images = self.grey.astype(np.float32)
         elif self.train or self._pass is None:
             self.images = binarize(self.grey, self.binarization, rng)

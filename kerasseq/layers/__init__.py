@@ -41,3 +41,4 @@ from kerasseq.layers.video import PerFrame
 from kerasseq.layers.mixture_density import MixtureDensityHead
 from kerasseq.layers.soft_window import SoftWindow, SoftWindowLSTM, one_hot_characters, window_weights
 from kerasseq.layers.pixelcnn import GatedPixelCNNBlock, MaskedConv2D, color_groups, pixelcnn_mask
+from kerasseq.layers.pixelrnn import DiagonalBiLSTM, RowLSTM

@@ -13,4 +13,7 @@ from kerasseq.losses.treebank import RootCrossEntropy
 from kerasseq.losses.mixture_density import (MixtureDensityNLL, mixture_density_nll,
                                              mixture_density_params, num_mixture_components,
                                              sample_mixture_density)
-from kerasseq.losses.pixelcnn import ImageNLL, image_nll
+from kerasseq.losses.pixelcnn import (DiscretizedLogisticMixtureNLL,
+                                      discretized_logistic_mixture_log_prob,
+                                      discretized_logistic_mixture_nll, ImageNLL, image_nll,
+                                      sample_discretized_logistic_mixture)

@@ -24,3 +24,4 @@ from kerasseq.models.handwriting import build_handwriting_predictor, draw_noise,
 from kerasseq.models.handwriting_synthesis import (build_handwriting_synthesizer,
                                                    handwriting_synthesis_sampler, window_model)
 from kerasseq.models.pixelcnn import build_gated_pixelcnn, sample_pixelcnn
+from kerasseq.models.pixelrnn import build_pixelrnn
