@@ -17,6 +17,7 @@ def numpy(x):
 
 def test_conditional_model_is_causal_and_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
+    NumpyNormal.reseed(0)  # with other draws a head ReLU can be dead on all three images
     model = build_gated_pixelcnn((9, 8, 1), num_layers=3, filters=4, num_classes=10,
                                  kernel_size=3, first_kernel_size=5,
                                  kernel_initializer=NumpyNormal())
