@@ -42,6 +42,14 @@ class SocialLSTM(keras.layers.Layer):
         grid_size: ``N₀``, cells on a side of the pooling grid.
         neighborhood: side of the pooling square, in the units of the positions (metres).
         seed: seed of the sampler (``sample=True``).
+        teacher_forced_frames: ``None`` (default) feeds every frame's true displacement
+            (teacher forcing). ``n`` feeds the true displacements of the first ``n`` frames
+            only and rolls the rest out from the model's own means, as the forecast does
+            (closed-loop training, differentiable through the rollout): each rolled-out
+            step's Gaussian is returned relative to the *true* previous position, so the
+            same targets and loss apply, and its NLL is that of the true position given the
+            rolled-out past. Pedestrians absent from frame ``n − 1`` are not rolled out;
+            their later steps must be masked in the targets.
         **kwargs: base layer arguments.
 
     Call arguments:
@@ -49,7 +57,8 @@ class SocialLSTM(keras.layers.Layer):
             or 0/1 ``(batch, pedestrians, frames)``; absent positions may hold anything.
 
     Returns (call): the Gaussian of every next displacement given the true past (teacher
-    forcing): raw ``(batch, pedestrians, frames − 1, 5)``, step ``t`` predicting ``d^{t+1}``.
+    forcing): raw ``(batch, pedestrians, frames − 1, 5)``, step ``t`` predicting ``d^{t+1}``;
+    with ``teacher_forced_frames``, given the rolled-out past from that frame on.
 
     Forecasting (:meth:`forecast`, in a model through :class:`TrajectoryRollout`): observe the
     frames, then roll out ``steps`` frames feeding each predicted displacement back (the
@@ -69,13 +78,20 @@ class SocialLSTM(keras.layers.Layer):
     """
 
     def __init__(self, units: int = 128, embedding_dim: int = 64, pooling: str = "social",
-                 grid_size: int = 4, neighborhood: float = 4.0, seed=None, **kwargs):
+                 grid_size: int = 4, neighborhood: float = 4.0, seed=None,
+                 teacher_forced_frames: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
             raise ValueError(f"Expected pooling in {POOLINGS}. Received: pooling={pooling!r}")
         for name, value in (("units", units), ("embedding_dim", embedding_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected a positive integer {name}. Received: {name}={value!r}")
+        if teacher_forced_frames is not None and (
+                isinstance(teacher_forced_frames, bool) or not isinstance(teacher_forced_frames, int)
+                or teacher_forced_frames < 1):
+            raise ValueError(f"Expected teacher_forced_frames None or a positive integer. "
+                             f"Received: teacher_forced_frames={teacher_forced_frames!r}")
+        self.teacher_forced_frames = teacher_forced_frames
         self.units, self.embedding_dim, self.pooling = units, embedding_dim, pooling
         self.grid_size, self.neighborhood, self.seed = grid_size, float(neighborhood), seed
         self.embed = keras.layers.Dense(embedding_dim, activation="relu", name="embed",
@@ -150,8 +166,23 @@ class SocialLSTM(keras.layers.Layer):
         positions, present = inputs
         if positions.shape[2] is not None and positions.shape[2] < 2:
             raise ValueError(f"Expected at least 2 frames. Received: positions.shape={positions.shape}")
-        params = self._observe(positions, present)[2]
-        return ops.stack(params[:-1], axis=2)  # (batch, P, T − 1, 5)
+        frames, observed = positions.shape[2], self.teacher_forced_frames
+        if observed is None or frames is None or observed >= frames:
+            params = self._observe(positions, present)[2]
+            return ops.stack(params[:-1], axis=2)  # (batch, P, T − 1, 5)
+        h, c, params, _, seen = self._observe(positions[:, :, :observed], present[:, :, :observed])
+        truth = ops.where(ops.expand_dims(ops.cast(present, "bool"), -1),
+                          ops.cast(positions, self.compute_dtype), 0.0)
+        alive, x, out = seen[:, :, -1], truth[:, :, observed - 1], params[-1]
+        for t in range(observed, frames - 1):
+            # Feed the predicted mean back, as the deterministic forecast does.
+            step = ops.where(ops.expand_dims(alive, -1), ops.cast(out[..., :2], self.compute_dtype), 0.0)
+            x = x + step  # the rolled-out position at frame t
+            h, c, out = self._step(h, c, x, step, alive)
+            # Re-centre on the true position at t: the Gaussian of x^{t+1} stays the same.
+            shift = ops.where(ops.expand_dims(alive, -1), x - truth[:, :, t], 0.0)
+            params.append(ops.concatenate([out[..., :2] + ops.cast(shift, out.dtype), out[..., 2:]], -1))
+        return ops.stack(params, axis=2)  # (batch, P, T − 1, 5)
 
     def forecast(self, inputs, steps: int, sample: bool = False):
         """Observe ``inputs``, then roll out ``steps`` frames (see the class docstring).
@@ -185,7 +216,8 @@ class SocialLSTM(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "embedding_dim": self.embedding_dim,
                 "pooling": self.pooling, "grid_size": self.grid_size,
-                "neighborhood": self.neighborhood, "seed": self.seed}
+                "neighborhood": self.neighborhood, "seed": self.seed,
+                "teacher_forced_frames": self.teacher_forced_frames}
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")

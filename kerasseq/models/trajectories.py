@@ -12,7 +12,8 @@ LAYER_NAME = "social_lstm"
 
 def build_trajectory_model(pooling: str = "social", frames: int = 20, units: int = 128,
                            embedding_dim: int = 64, grid_size: int = 4, neighborhood: float = 4.0,
-                           seed=None, name: str | None = None) -> keras.Model:
+                           seed=None, name: str | None = None,
+                           teacher_forced_frames: int | None = None) -> keras.Model:
     """The training model: whole windows in, the Gaussian of every next displacement out
     (teacher forcing), for :class:`~kerasseq.losses.BivariateGaussianNLL`.
 
@@ -21,6 +22,10 @@ def build_trajectory_model(pooling: str = "social", frames: int = 20, units: int
         frames: frames per window (observed + predicted: 20 in the ETH/UCY protocol).
         units, embedding_dim, grid_size, neighborhood, seed: as :class:`SocialLSTM`.
         name: the model's name (default ``"<pooling>_lstm"``).
+        teacher_forced_frames: ``None`` for teacher forcing over every frame; ``n`` (e.g. the 8
+            observed frames) for closed-loop training: the rest of the window rolled out from
+            the model's own means (see :class:`SocialLSTM`; mask the targets of pedestrians
+            absent from frame ``n − 1`` with ``training_targets(..., observed=n)``).
 
     Returns:
         ``keras.Model`` from ``[positions (batch, P, frames, 2), present (batch, P, frames)]``
@@ -37,7 +42,7 @@ def build_trajectory_model(pooling: str = "social", frames: int = 20, units: int
     positions = keras.Input((None, frames, 2), name="positions")
     present = keras.Input((None, frames), name="present")
     layer = SocialLSTM(units, embedding_dim, pooling, grid_size, neighborhood, seed=seed,
-                       name=LAYER_NAME)
+                       teacher_forced_frames=teacher_forced_frames, name=LAYER_NAME)
     return keras.Model([positions, present], layer([positions, present]),
                        name=name or f"{pooling}_lstm")
 

@@ -446,6 +446,9 @@ class TrajectoryConfig(RunConfig):
     grid_size: int = param(4, "cells on a side of the pooling grid (N₀)")
     neighborhood: float = param(4.0, "side of the pooling square in metres")
     augment: bool = param(True, "rotate each training window by a random angle")
+    teacher_forcing: bool = param(True, "true: the loss is every next step's NLL given the true "
+                                  "past; false: the 12 predicted frames are rolled out from the "
+                                  "model's own means during training, as at test (closed loop)")
     samples: int = param(20, "sampled futures per pedestrian for the best-of-N errors")
     max_train_windows: int = param(0, "use at most this many training windows; 0 uses all")
     max_test_windows: int = param(0, "score at most this many test windows; 0 scores all")

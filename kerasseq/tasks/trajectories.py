@@ -7,8 +7,9 @@ predicted (4.8 s), windows and scored pedestrians exactly as Social GAN's loader
 (:mod:`kerasseq.data.trajectories`). The model sees displacements in metres (no other
 normalisation) and, for pooling, positions in metres; training windows are rotated by a random
 angle (``--augment``). Its loss is the bivariate-Gaussian NLL of every next displacement over
-all 20 frames (teacher forcing); forecasts roll the means out (deterministic) or sampled
-displacements (best-of-N).
+all 20 frames, given the true past (teacher forcing) or, with ``--teacher_forcing false``, given
+the model's own rolled-out means over the 12 predicted frames (closed loop, as at test);
+forecasts roll the means out (deterministic) or sampled displacements (best-of-N).
 
 Reported per scene, in metres, never mixed: ADE/FDE of one deterministic forecast (the model's
 means, the least-squares line, constant velocity), and best-of-N (``--samples``, 20) ADE/FDE
@@ -40,11 +41,15 @@ EVAL_BUDGET = 64 * 32 * 32
 DENSITY_ROLLOUTS = 100  # sampled rollouts mixed in the density pictures
 
 
-def training_targets(positions, present):
+def training_targets(positions, present, observed=None):
     """Next displacements with their validity: ``(n, P, T − 1, 3)`` for
-    :class:`~kerasseq.losses.BivariateGaussianNLL`."""
+    :class:`~kerasseq.losses.BivariateGaussianNLL`. With ``observed`` (closed-loop training),
+    the steps after it count only for pedestrians present in the last observed frame: the
+    others are not rolled out."""
     step = positions[:, :, 1:] - positions[:, :, :-1]
     valid = present[:, :, 1:] & present[:, :, :-1]
+    if observed is not None:
+        valid[:, :, observed:] &= present[:, :, observed - 1:observed]
     return np.concatenate([np.where(valid[..., None], step, 0.0), valid[..., None]], -1).astype(np.float32)
 
 
@@ -88,6 +93,7 @@ class TrajectoryTask(Task):
 
         c = run.config
         train, val = self.windows(run, "train"), self.windows(run, "val")
+        observed = None if c.teacher_forcing else OBSERVED
 
         def load(item):
             indices, augment_seed = item
@@ -95,7 +101,7 @@ class TrajectoryTask(Task):
             if augment_seed is not None:
                 angles = np.random.default_rng(augment_seed).uniform(0, 2 * np.pi, len(indices))
                 positions = np.where(present[..., None], rotate(positions, angles), 0.0)
-            return (positions, present.astype(np.float32)), training_targets(positions, present)
+            return (positions, present.astype(np.float32)), training_targets(positions, present, observed)
 
         def plan(epoch):
             rng = np.random.default_rng([c.seed, epoch])
@@ -116,7 +122,7 @@ class TrajectoryTask(Task):
         for indices in batch_plan(val, c.batch_size):
             positions, present, _ = pad_windows(val, indices)
             val_batches.append(((positions, present.astype(np.float32)),
-                                training_targets(positions, present)))
+                                training_targets(positions, present, observed)))
         val_ds = epoch_dataset(lambda epoch: val_batches, lambda batch: batch, signature)
         return train_ds, val_ds
 
@@ -127,7 +133,8 @@ class TrajectoryTask(Task):
         c = run.config
         return build_trajectory_model("none" if c.model == "vanilla" else c.model,
                                       OBSERVED + PREDICTED, c.units, c.embedding_dim, c.grid_size,
-                                      c.neighborhood, seed=c.seed, name=f"{c.model}_lstm")
+                                      c.neighborhood, seed=c.seed, name=f"{c.model}_lstm",
+                                      teacher_forced_frames=None if c.teacher_forcing else OBSERVED)
 
     def compile_args(self, run):
         from kerasseq.losses import BivariateGaussianNLL

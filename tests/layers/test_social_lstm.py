@@ -95,6 +95,50 @@ def test_the_rollout_is_teacher_forcing_on_its_own_predictions(pooling):
     np.testing.assert_allclose(gaussians[..., 4], np.tanh(params[:, :, 4:8, 4]), atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["social", "none"])
+def test_closed_loop_training_scores_the_truth_under_the_rollouts_gaussians(pooling):
+    keras.utils.set_random_seed(0)
+    teacher = SocialLSTM(8, 4, pooling, grid_size=2, neighborhood=4.0, seed=0)
+    positions, present = _scene(frames=7, peds=3, seed=4)
+    positions += np.random.default_rng(5).normal(0, 0.2, positions.shape).astype("float32")
+    present[0, 2, :2] = 0  # enters at frame 2: observed at frame 3, so it is rolled out
+    teacher([positions, present])
+    closed = SocialLSTM.from_config({**teacher.get_config(), "teacher_forced_frames": 4})
+    closed([positions, present])
+    closed.set_weights(teacher.get_weights())
+    params = _np(closed([positions, present]))
+    future, gaussians = [_np(t) for t in teacher.forecast([positions[:, :, :4], present[:, :, :4]], steps=3)]
+    # Observed steps are teacher-forced; from frame 3 on, each Gaussian is the forecast's,
+    # re-centred on the true previous position.
+    np.testing.assert_allclose(params[:, :, :3], _np(teacher([positions, present]))[:, :, :3], atol=1e-6)
+    np.testing.assert_allclose(positions[:, :, 3:6] + params[:, :, 3:6, :2], gaussians[..., :2], atol=1e-5)
+    np.testing.assert_allclose(np.exp(params[:, :, 3:6, 2:4]), gaussians[..., 2:4], rtol=1e-5)
+    # It differs from teacher forcing once the rollout has left the true track.
+    assert np.abs(params[:, :, 4:] - _np(teacher([positions, present]))[:, :, 4:]).max() > 1e-3
+    # The loss reaches every weight through the rollout.
+    variables = closed.trainable_variables
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.sum(closed([positions, present])[:, :, 5])
+        grads = tape.gradient(loss, variables)
+        assert all(g is not None and np.abs(_np(g)).max() > 0 for g in grads)
+
+
+def test_closed_loop_targets_drop_pedestrians_not_in_the_last_observed_frame():
+    from kerasseq.tasks.trajectories import training_targets
+
+    positions, present = _scene(frames=6, peds=2)
+    present = present.astype(bool)
+    present[0, 1, :3] = False  # enters at frame 3, after the 3 observed frames
+    teacher = training_targets(positions, present)
+    closed = training_targets(positions, present, observed=3)
+    np.testing.assert_array_equal(teacher[0, 1, :, 2], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(closed[0, 1, :, 2], [0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(closed[0, 0], teacher[0, 0])
+
+
 def test_sampled_rollouts_spread_around_the_mean():
     layer = SocialLSTM(8, 4, "none", seed=3)
     positions, present = _scene(frames=4, peds=1)
@@ -115,3 +159,5 @@ def test_bad_arguments_are_named():
         SocialLSTM(units=0)
     with pytest.raises(ValueError, match="steps"):
         TrajectoryRollout(SocialLSTM(), steps=0)
+    with pytest.raises(ValueError, match="teacher_forced_frames"):
+        SocialLSTM(teacher_forced_frames=0)
