@@ -66,6 +66,9 @@ class SocialLSTM(keras.layers.Layer):
     in the last observed frame move, the others stay absent. It returns the positions
     ``(batch, pedestrians, steps, 2)`` and ``(μx, μy, σx, σy, ρ)`` of each of them
     ``(batch, pedestrians, steps, 5)``, in the units of the input, given the rolled-out past.
+    A model trained in closed loop (``teacher_forced_frames``) predicts at each step the
+    spread of the position given the observed past, so it samples around its mean forecast
+    instead: one draw per pedestrian scaled by each step's Cholesky factor.
 
     Example:
     >>> layer = SocialLSTM(units=128, pooling="social")
@@ -192,6 +195,8 @@ class SocialLSTM(keras.layers.Layer):
         """
         if not self.built:  # called directly rather than through __call__
             self.build([tuple(inputs[0].shape), tuple(inputs[1].shape)])
+        if sample and self.teacher_forced_frames is not None:
+            return self._sample_around_mean(inputs, steps)
         h, c, params, positions, present = self._observe(*inputs)
         alive, x, out = present[:, :, -1], positions[:, :, -1], params[-1]
         future, gaussians = [], []
@@ -208,6 +213,24 @@ class SocialLSTM(keras.layers.Layer):
             if k + 1 < steps:
                 h, c, out = self._step(h, c, x, step, alive)
         return [ops.stack(future, axis=2), ops.stack(gaussians, axis=2)]
+
+    def _sample_around_mean(self, inputs, steps):
+        """Sampled futures of a model trained in closed loop: each step's Gaussian is then the
+        distribution of that position given the observed past (the rollout it conditions on
+        is the deterministic mean's), so one standard-normal draw per pedestrian, scaled by
+        every step's Cholesky factor, gives a smooth future with those marginals. Feeding
+        samples back, as for a teacher-forced model, would add each step's already
+        cumulative spread again."""
+        future, gaussians = self.forecast(inputs, steps)
+        alive = ops.cast(inputs[1], "bool")[:, :, -1]
+        eps = keras.random.normal((*ops.shape(future)[:2], 1, 2), seed=self.seed_generator,
+                                  dtype=self.compute_dtype)
+        e1, e2 = eps[..., 0], eps[..., 1]
+        sx, sy, rho = gaussians[..., 2], gaussians[..., 3], gaussians[..., 4]
+        x = gaussians[..., 0] + sx * e1
+        y = gaussians[..., 1] + sy * (rho * e1 + ops.sqrt((1.0 - rho) * (1.0 + rho)) * e2)
+        drawn = ops.where(alive[:, :, None, None], ops.stack([x, y], axis=-1), future)
+        return [drawn, gaussians]
 
     def compute_output_shape(self, input_shape):
         batch, peds, frames, _ = input_shape[0]

@@ -142,6 +142,10 @@ class TaggingConfig(RunConfig):
     depth: int = param(1, "stacked sentence BiLSTM layers")
     dropout: float = param(0.5, "dropout on word representations and BiLSTM outputs")
     word_dropout: float = param(0.5, "probability of replacing a training singleton by <unk>")
+    train_on: str = param("train", "train: select the epoch on validation F1; train+valid: train "
+                          "on both for exactly --epochs epochs and keep the last (Chiu & Nichols "
+                          "2016's final models; take --epochs from a train-only run's best epoch)",
+                          choices=("train", "train+valid"))
 
     def __post_init__(self):
         super().__post_init__()
@@ -451,6 +455,7 @@ class TrajectoryConfig(RunConfig):
                                   "model's own means during training, as at test (closed loop)")
     samples: int = param(20, "sampled futures per pedestrian for the best-of-N errors")
     max_train_windows: int = param(0, "use at most this many training windows; 0 uses all")
+    max_val_windows: int = param(0, "validate on at most this many windows; 0 uses all")
     max_test_windows: int = param(0, "score at most this many test windows; 0 scores all")
     plots: int = param(4, "test windows drawn with their forecasts and next-step densities")
 
@@ -459,7 +464,7 @@ class TrajectoryConfig(RunConfig):
         for name in ("batch_size", "units", "embedding_dim", "grid_size", "samples"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("max_train_windows", "max_test_windows", "plots"):
+        for name in ("max_train_windows", "max_val_windows", "max_test_windows", "plots"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
         if not self.neighborhood > 0:

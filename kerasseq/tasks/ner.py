@@ -1,7 +1,8 @@
 """Named-entity recognition on CoNLL-2003 with a BiLSTM-CRF tagger (Lample et al. 2016).
 
 Trained on the train split with IOBES tags, selected on the validation split's entity F1
-(the weights of the best epoch are kept), reported as entity-level precision, recall and F1
+(the weights of the best epoch are kept); or (``--train_on train+valid``) trained on both splits
+for a fixed number of epochs, keeping the last, as final CoNLL models often are. Reported as entity-level precision, recall and F1
 on the test split (conlleval's definition). Word embeddings are learned from scratch; the
 character encoder supplies casing and morphology, and (``--casing``, on by default) an
 embedding of each word's casing class (Reimers & Gurevych 2017). ``--crf false`` trains the
@@ -37,15 +38,19 @@ class NERTask(Task):
         if path.exists():
             run.vocab = TaggingVocabulary.from_dict(json.loads(path.read_text()))
             return
-        c = run.config
-        run.vocab = TaggingVocabulary.from_sentences(load_conll2003("train", c.data_dir, c.download))
+        run.vocab = TaggingVocabulary.from_sentences(self._sentences(run, "train"))
         run.dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(run.vocab.to_dict(), ensure_ascii=False))
 
+    def _sentences(self, run, split):
+        """The sentences of ``split``; ``"train"`` with ``--train_on train+valid`` is both."""
+        c = run.config
+        splits = ("train", "valid") if split == "train" and c.train_on == "train+valid" else (split,)
+        return [s for name in splits for s in load_conll2003(name, c.data_dir, c.download)]
+
     def _batches(self, run, split, train=False):
         c = run.config
-        sentences = load_conll2003(split, c.data_dir, c.download)
-        return tagging_batches(sentences, run.vocab, c.batch_size, c.max_word_len, shuffle=train,
+        return tagging_batches(self._sentences(run, split), run.vocab, c.batch_size, c.max_word_len, shuffle=train,
                                seed=c.seed, word_dropout=c.word_dropout if train else 0.0,
                                casing=c.casing)
 
@@ -70,6 +75,8 @@ class NERTask(Task):
                     metrics=[])
 
     def callbacks(self, run, model):
+        if run.config.train_on == "train+valid":
+            return []  # the validation sentences are training data: no selection on them
         return [ValidationF1(self, run), keras.callbacks.EarlyStopping(
             "val_f1", mode="max", patience=run.config.patience, restore_best_weights=True)]
 
@@ -100,7 +107,10 @@ class NERTask(Task):
     def evaluate(self, run, model, val_ds):
         """Entity precision/recall/F1 on the test split (and F1 on the validation split)."""
         metrics = {}
-        for split, ds in (("valid", val_ds), ("test", self._batches(run, "test"))):
+        splits = [("test", self._batches(run, "test"))]
+        if run.config.train_on == "train":  # else validation F1 would score training data
+            splits.insert(0, ("valid", val_ds))
+        for split, ds in splits:
             scores = entity_scores(*self.predict_tags(run, model, ds))
             metrics.update({f"{split}_{k}": v for k, v in scores.items()
                             if split == "test" or k == "f1"})

@@ -82,7 +82,8 @@ class TrajectoryTask(Task):
                 raise UserError("--test_scene all trains one model per scene: kerasseq train "
                                 "trajectories --test_scene all")
             windows = load_windows(c.test_scene, split, c.data_dir or None, c.download)
-            limit = c.max_test_windows if split == "test" else c.max_train_windows
+            limit = {"train": c.max_train_windows, "val": c.max_val_windows,
+                     "test": c.max_test_windows}[split]
             if limit and limit < len(windows):  # evenly spaced: every part of the files
                 windows = windows.subset(np.linspace(0, len(windows) - 1, limit).round().astype(int))
             cache[split] = windows

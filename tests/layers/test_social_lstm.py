@@ -126,6 +126,26 @@ def test_closed_loop_training_scores_the_truth_under_the_rollouts_gaussians(pool
         assert all(g is not None and np.abs(_np(g)).max() > 0 for g in grads)
 
 
+def test_a_closed_loop_model_samples_around_its_mean_forecast():
+    """Each sample is the mean forecast plus one draw per pedestrian scaled by every step's
+    Cholesky factor: the marginals are the predicted Gaussians, the noise is one per track."""
+    layer = SocialLSTM(8, 4, "social", grid_size=2, neighborhood=4.0, seed=3, teacher_forced_frames=4)
+    positions, present = _scene(frames=4, peds=2)
+    present[0, 1, -1] = 0  # gone at the last observed frame: stays where it was
+    reps = 400
+    batch = [np.repeat(positions, reps, 0), np.repeat(present, reps, 0)]
+    mean, gaussians = [_np(t) for t in layer.forecast(batch, steps=3)]
+    drawn, drawn_gaussians = [_np(t) for t in TrajectoryRollout(layer, 3, sample=True)(batch)]
+    np.testing.assert_allclose(drawn_gaussians, gaussians, atol=1e-6)
+    np.testing.assert_allclose(drawn[:, 1], mean[:, 1], atol=1e-6)
+    walker = drawn[:, 0]  # (reps, steps, 2)
+    sigma = gaussians[0, 0, :, 2:4]
+    np.testing.assert_allclose(walker.mean(0), mean[0, 0], atol=(4 * sigma / np.sqrt(reps)).max())
+    np.testing.assert_allclose(walker.std(0), sigma, rtol=0.15)
+    z = (walker[..., 0] - mean[0, 0, :, 0]) / sigma[:, 0]  # the same ε₁ at every step
+    np.testing.assert_allclose(z, np.repeat(z[:, :1], 3, axis=1), atol=1e-4)
+
+
 def test_closed_loop_targets_drop_pedestrians_not_in_the_last_observed_frame():
     from kerasseq.tasks.trajectories import training_targets
 

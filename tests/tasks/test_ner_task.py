@@ -127,3 +127,24 @@ def test_checkpoint_loads_in_a_fresh_process(ner_run):
     assert result.returncode == 0, result.stderr[-3000:]
     expected = "CRFNegativeLogLikelihood" if crf == "true" else "SparseCategoricalCrossentropy"
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_train_on_train_and_valid_trains_on_both_and_selects_nothing(data_dir):
+    """``--train_on train+valid``: the training sentences (and the vocabulary) are both splits,
+    no epoch is selected on validation F1 and none is reported; test stays test."""
+    from types import SimpleNamespace
+
+    from kerasseq.errors import UserError
+    from kerasseq.tasks import get_task
+    from kerasseq.tasks.configs import TaggingConfig
+
+    task = get_task("ner")
+    both = SimpleNamespace(config=TaggingConfig(train_on="train+valid"))
+    train_only = SimpleNamespace(config=TaggingConfig())
+    assert len(task._sentences(both, "train")) == 14041 + 3250
+    assert len(task._sentences(train_only, "train")) == 14041
+    assert len(task._sentences(both, "test")) == len(task._sentences(train_only, "test")) == 3453
+    assert task.callbacks(both, None) == []
+    assert [type(c).__name__ for c in task.callbacks(train_only, None)] == ["ValidationF1", "EarlyStopping"]
+    with pytest.raises(UserError, match="train_on"):
+        TaggingConfig(train_on="valid")

@@ -17,7 +17,7 @@ from kerasseq.tasks.configs import TrajectoryConfig
 from kerasseq.training import train
 
 TINY = dict(epochs=2, batch_size=4, units=8, embedding_dim=4, samples=3, max_train_windows=12,
-            max_test_windows=6, plots=1)
+            max_val_windows=8, max_test_windows=6, plots=1)
 TENSORFLOW = keras.backend.backend() == "tensorflow"
 
 
@@ -25,10 +25,11 @@ TENSORFLOW = keras.backend.backend() == "tensorflow"
 def trajectory_run(tmp_path_factory, data_dir):
     """A real tiny run. On TensorFlow through the CLI, tracked in its own SQLite store (the
     model is logged with a signature of its two named inputs); on JAX in this process, where
-    TensorFlow is blocked, untracked."""
+    TensorFlow is blocked, untracked, and trained in closed loop (``--teacher_forcing false``)."""
     work = tmp_path_factory.mktemp("trajectories")
     if not TENSORFLOW:
-        metrics = train(get_task("trajectories"), TrajectoryConfig(test_scene="zara1", **TINY),
+        metrics = train(get_task("trajectories"),
+                        TrajectoryConfig(test_scene="zara1", teacher_forcing=False, **TINY),
                         work / "run", tracking=False, verbose=0)
         return work / "run", metrics
     args = [f"--{k} {v}".split() for k, v in TINY.items()]
@@ -143,6 +144,8 @@ def test_settings_are_checked():
         TrajectoryConfig(neighborhood=0.0)
     with pytest.raises(UserError, match="samples"):
         TrajectoryConfig(samples=0)
+    with pytest.raises(UserError, match="max_val_windows"):
+        TrajectoryConfig(max_val_windows=-1)
 
 
 def test_the_table_script_puts_several_models_side_by_side(tmp_path, capsys):
