@@ -330,14 +330,18 @@ def trajectory_table(runs: dict) -> dict:
 
 
 def read_folds(run_dir) -> dict:
-    """``{scene: final metrics}`` of a ``--test_scene all`` run folder, in :data:`SCENES` order."""
+    """``{scene: metrics}`` of a ``--test_scene all`` run folder, in :data:`SCENES` order: each
+    fold's latest evaluation (``trajectory_scores.json``, which ``kerasseq evaluate`` rewrites),
+    else its final ``metrics.json``."""
     from pathlib import Path
 
     folds = {}
     for scene in SCENES:
-        path = Path(run_dir) / scene / "metrics.json"
-        if path.exists():
-            folds[scene] = json.loads(path.read_text())
+        fold = Path(run_dir) / scene
+        if (fold / SCORES_FILE).exists():
+            folds[scene] = json.loads((fold / SCORES_FILE).read_text())["metrics"]
+        elif (fold / "metrics.json").exists():
+            folds[scene] = json.loads((fold / "metrics.json").read_text())
     return folds
 
 

@@ -169,6 +169,11 @@ def test_the_table_script_puts_several_models_side_by_side(tmp_path, capsys):
     assert "| S-LSTM | 1.00 / 1.00 | 2.00 / 2.00 | 1.50 / 1.50 |" in table
     assert "| LSTM | 1.50 / 1.50 | 2.50 / 2.50 | 2.00 / 2.00 |" in table
     assert table.count("| constant_velocity |") == 2 and table.count("| linear |") == 1
+    # A fold evaluated again (`kerasseq evaluate` rewrites trajectory_scores.json) counts as such.
+    rescored = {k: 9.0 for k in json.loads((tmp_path / "a" / "eth" / "metrics.json").read_text())}
+    (tmp_path / "a" / "eth" / "trajectory_scores.json").write_text(json.dumps({"metrics": rescored}))
+    assert script["main"]([f"S-LSTM={tmp_path / 'a'}", "--out", str(tmp_path / "again")]) == 0
+    assert "| S-LSTM | 9.00 / 9.00 | 2.00 / 2.00 |" in (tmp_path / "again" / "trajectory_table.md").read_text()
     assert (tmp_path / "out" / "trajectory_errors_best.png").stat().st_size > 2000
     with pytest.raises(UserError, match="LABEL=RUN_DIR"):
         script["main"]([f"x={tmp_path / 'missing'}"])
