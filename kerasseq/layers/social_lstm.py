@@ -176,15 +176,14 @@ class SocialLSTM(keras.layers.Layer):
         h, c, params, _, seen = self._observe(positions[:, :, :observed], present[:, :, :observed])
         truth = ops.where(ops.expand_dims(ops.cast(present, "bool"), -1),
                           ops.cast(positions, self.compute_dtype), 0.0)
-        alive, x, out = seen[:, :, -1], truth[:, :, observed - 1], params[-1]
-        for t in range(observed, frames - 1):
-            # Feed the predicted mean back, as the deterministic forecast does.
-            step = ops.where(ops.expand_dims(alive, -1), ops.cast(out[..., :2], self.compute_dtype), 0.0)
-            x = x + step  # the rolled-out position at frame t
-            h, c, out = self._step(h, c, x, step, alive)
-            # Re-centre on the true position at t: the Gaussian of x^{t+1} stays the same.
-            shift = ops.where(ops.expand_dims(alive, -1), x - truth[:, :, t], 0.0)
-            params.append(ops.concatenate([out[..., :2] + ops.cast(shift, out.dtype), out[..., 2:]], -1))
+        alive = seen[:, :, -1]
+        before, outs, _ = self._roll_out(h, c, truth[:, :, observed - 1], params[-1], alive,
+                                         frames - observed)
+        for k in range(1, len(outs)):
+            # Re-centre on the true position: the Gaussian of the next position stays the same.
+            shift = ops.where(ops.expand_dims(alive, -1), before[k] - truth[:, :, observed - 1 + k], 0.0)
+            params.append(ops.concatenate([outs[k][..., :2] + ops.cast(shift, outs[k].dtype),
+                                           outs[k][..., 2:]], -1))
         return ops.stack(params, axis=2)  # (batch, P, T − 1, 5)
 
     def forecast(self, inputs, steps: int, sample: bool = False):
@@ -198,21 +197,32 @@ class SocialLSTM(keras.layers.Layer):
         if sample and self.teacher_forced_frames is not None:
             return self._sample_around_mean(inputs, steps)
         h, c, params, positions, present = self._observe(*inputs)
-        alive, x, out = present[:, :, -1], positions[:, :, -1], params[-1]
-        future, gaussians = [], []
-        for k in range(steps):
+        before, outs, future = self._roll_out(h, c, positions[:, :, -1], params[-1],
+                                              present[:, :, -1], steps, sample)
+        gaussians = []
+        for x, out in zip(before, outs):
             mu, sigma, rho = bivariate_gaussian_params(out)
-            mu = ops.cast(mu, self.compute_dtype)
-            gaussians.append(ops.concatenate([x + mu, ops.cast(sigma, self.compute_dtype),
+            gaussians.append(ops.concatenate([x + ops.cast(mu, self.compute_dtype),
+                                              ops.cast(sigma, self.compute_dtype),
                                               ops.cast(rho[..., None], self.compute_dtype)], -1))
-            step = ops.cast(sample_bivariate_gaussian(out, self.seed_generator),
-                            self.compute_dtype) if sample else mu
-            step = ops.where(ops.expand_dims(alive, -1), step, 0.0)
+        return [ops.stack(future, axis=2), ops.stack(gaussians, axis=2)]
+
+    def _roll_out(self, h, c, x, out, alive, steps, sample=False):
+        """Roll ``steps`` frames out from positions ``x`` and the raw Gaussian ``out`` of their
+        next displacement, feeding each predicted mean (or a sample) back; the pedestrians not
+        ``alive`` stay put. Returns per step the position it starts from, its raw Gaussian and
+        the position it reaches."""
+        before, outs, after = [], [], []
+        for k in range(steps):
+            before.append(x)
+            outs.append(out)
+            step = sample_bivariate_gaussian(out, self.seed_generator) if sample else out[..., :2]
+            step = ops.where(ops.expand_dims(alive, -1), ops.cast(step, self.compute_dtype), 0.0)
             x = x + step
-            future.append(x)
+            after.append(x)
             if k + 1 < steps:
                 h, c, out = self._step(h, c, x, step, alive)
-        return [ops.stack(future, axis=2), ops.stack(gaussians, axis=2)]
+        return before, outs, after
 
     def _sample_around_mean(self, inputs, steps):
         """Sampled futures of a model trained in closed loop: each step's Gaussian is then the
