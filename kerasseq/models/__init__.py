@@ -15,6 +15,7 @@ from kerasseq.models.forecasting import (FORECASTERS, build_dlinear, build_patch
 from kerasseq.models.recurrent_forecasting import (RECURRENT_FORECASTERS, build_narx, build_rnn_forecaster,
                                                   build_tdnn, forecaster_from_training_model)
 from kerasseq.models.tree_classifier import TREE_MODELS, build_tree_classifier, gather_root
+from kerasseq.models.backbones import build_resnet_backbone, build_resnet_classifier
 from kerasseq.models.captioning import (CAPTION_ENCODERS, CAPTION_MODELS, Captioner, build_caption_encoder,
                                         build_captioner)
 from kerasseq.models.vqa import VQA_MODELS, attention_model, build_vqa_model

@@ -1,5 +1,7 @@
-"""Convolutional backbones for detection: a small ResNet for CPU-sized data, or any
-``keras.applications`` network (ResNet-50 with ImageNet weights, as in DETR).
+"""Convolutional backbones for detection and captioning: a small ResNet for CPU-sized data, or
+any ``keras.applications`` network (ResNet-50 with ImageNet weights, as in DETR); and the small
+ResNet as an image classifier, to pretrain it on labelled images (CIFAR-10) for the tasks that
+have no ImageNet weights offline.
 
 A backbone maps images to a feature map ``(batch, height / stride, width / stride, channels)``.
 """
@@ -62,6 +64,37 @@ def build_resnet_backbone(input_shape=(128, 128, 1), filters=(32, 64, 128),
             strides = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, width, strides, f"stage{stage + 1}_block{block + 1}")
     return keras.Model(images, x, name=name)
+
+
+def build_resnet_classifier(input_shape=(32, 32, 3), num_classes=10, filters=(32, 64, 128),
+                            blocks_per_stage=(2, 2, 2), dropout=0.0, name="resnet") -> keras.Model:
+    """:func:`build_resnet_backbone` (named ``encoder``), global average pooling and a linear
+    classifier: He et al.'s recipe for image classification.
+
+    The backbone is the captioning and VQA encoder of the same ``filters`` and
+    ``blocks_per_stage``; it is fully convolutional, so a classifier trained on small images
+    gives its weights to an encoder of any input size (``kerasseq train captioning
+    --encoder_weights RUN/export/model.keras`` reads the ``encoder`` layer).
+
+    Args:
+        input_shape: ``(height, width, channels)`` of the images (float pixels in [0, 255]).
+        num_classes: classes of the linear head (its outputs are logits).
+        filters: channels of each stage.
+        blocks_per_stage: basic blocks in each stage.
+        dropout: dropout rate before the head.
+        name: the model's name.
+
+    Example:
+        >>> model = build_resnet_classifier((64, 64, 3), num_classes=10)
+        >>> model.output.shape, model.get_layer("encoder").output.shape
+        ((None, 10), (None, 4, 4, 128))
+    """
+    images = keras.Input(input_shape, name="images")
+    encoder = build_resnet_backbone(input_shape, filters, blocks_per_stage, name="encoder")
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(encoder(images))
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    logits = keras.layers.Dense(num_classes, name="head")(x)
+    return keras.Model(images, logits, name=name)
 
 
 def build_backbone(backbone, input_shape) -> keras.Model:

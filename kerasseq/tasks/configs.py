@@ -212,7 +212,7 @@ class TranslationConfig(RunConfig):
             raise UserError(f"--length_penalty must be >= 0; got {self.length_penalty}")
 
 
-IMAGE_MODELS = ("vit", "swin", "swinv2")
+IMAGE_MODELS = ("vit", "swin", "swinv2", "resnet")
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist")  # kerasseq.data.images.DATASETS
 IMAGE_SIZES = ("tiny", "small", "base")  # kerasseq.tasks.image_classification.PRESETS
 
@@ -230,7 +230,8 @@ class ImageClassificationConfig(RunConfig):
     warmup_epochs: float = param(3.0, "warmup_cosine: epochs of linear warm-up")
     weight_decay: float = param(0.05, "AdamW decoupled weight decay (not on biases and norms)")
     clipnorm: float = param(1.0, "clip gradients to this global norm; 0 disables clipping")
-    model: str = param("vit", "vit: Vision Transformer; swin: Swin Transformer; swinv2: Swin V2",
+    model: str = param("vit", "vit: Vision Transformer; swin: Swin Transformer; swinv2: Swin V2; "
+                       "resnet: the small ResNet of captioning and VQA (pretrains their encoder)",
                        choices=IMAGE_MODELS)
     dataset: str = param("cifar10", "cifar10 (a JPEG copy of the official images), mnist, "
                          "fashion-mnist", choices=IMAGE_DATASETS)
@@ -241,7 +242,8 @@ class ImageClassificationConfig(RunConfig):
     validation_size: int = param(5000, "training images held out for model selection (the "
                                  "test split is only used for the reported accuracy)")
     label_smoothing: float = param(0.1, "ε of label-smoothed cross-entropy")
-    drop_path_rate: float = param(0.1, "stochastic depth rate of the last block (linear in depth)")
+    drop_path_rate: float = param(0.1, "stochastic depth rate of the last block (linear in "
+                                   "depth; ViT and Swin: the ResNet has none)")
     dropout: float = param(0.0, "dropout before the classifier head")
     crop_padding: int = param(4, "random crop of the zero-padded image (0: no crop)")
     randaugment: bool = param(False, "RandAugment (keras.layers.RandAugment) on training batches")

@@ -1,6 +1,7 @@
 """Image classification with Vision Transformers trained from scratch: ViT (Dosovitskiy et
 al. 2021), Swin (Liu et al. 2021) and Swin V2 (Liu et al. 2022) on CIFAR-10, MNIST and
-Fashion-MNIST.
+Fashion-MNIST; and the small ResNet of captioning and VQA (He et al. 2016), whose CIFAR-10
+weights start those tasks' encoders where no ImageNet weights are at hand.
 
 The recipe of the small-dataset ViT literature (Lee et al. 2021): random crops of the
 zero-padded image and flips (CIFAR), optional RandAugment / MixUp / CutMix, AdamW with
@@ -9,7 +10,8 @@ training images are held out for model selection; the reported figure is top-1 a
 the test split. CIFAR-10 here is a JPEG copy of the official images (see the data README).
 
 Models take float pixels in [0, 255] and normalise them with the training set's per-channel
-mean and std (a ``Normalization`` layer inside the model). The SavedModel adds
+mean and std (a ``Normalization`` layer inside the model; the ResNet rescales them to
+[-0.5, 0.5] itself, as it does as an encoder). The SavedModel adds
 ``classify(images)``: a uint8 batch of any size in, class probabilities out.
 """
 
@@ -43,6 +45,13 @@ PRESETS = {
 for (_model, _size), _preset in list(PRESETS.items()):
     if _model == "swin":
         PRESETS[("swinv2", _size)] = _preset
+# The ResNet of captioning and VQA (kerasseq.models.backbones): "small" is their default encoder,
+# so a CIFAR-10 run gives it weights (--encoder_weights RUN/export/model.keras).
+PRESETS.update({
+    ("resnet", "tiny"): dict(filters=(16, 32), blocks_per_stage=(1, 1)),
+    ("resnet", "small"): dict(filters=(32, 64, 128), blocks_per_stage=(2, 2, 2)),
+    ("resnet", "base"): dict(filters=(64, 128, 256), blocks_per_stage=(2, 2, 2)),
+})
 
 
 def build_backbone(model: str, size: str, image_size: int, channels: int, num_classes: int,
@@ -95,6 +104,13 @@ class ImageClassificationTask(Task):
 
     def build_model(self, run):
         c, info = run.config, run.info
+        if c.model == "resnet":  # it rescales pixels itself, as it does as an encoder
+            from kerasseq.models.backbones import build_resnet_classifier
+
+            return build_resnet_classifier((c.image_size, c.image_size, info.channels),
+                                           len(info.class_names), dropout=c.dropout,
+                                           name=f"resnet_{c.size}_{c.dataset}",
+                                           **PRESETS[("resnet", c.size)])
         images = keras.Input((c.image_size, c.image_size, info.channels), name="images")
         x = keras.layers.Normalization(mean=list(info.mean), variance=[s * s for s in info.std],
                                        name="normalize")(images)
