@@ -37,8 +37,10 @@ def test_classifier_weights_start_a_captioning_encoder_of_another_input_size(tmp
     captioner = build_captioner(20, "attend", image_size=64, caption_length=6, encoder_filters=(8, 16),
                                 encoder_blocks=(1, 1), embedding_dim=8, units=8, attention_units=8)
     load_encoder_weights(captioner.get_layer("encoder"), str(path))
-    for loaded, trained in zip(captioner.get_layer("encoder").get_weights(),
-                               classifier.get_layer("encoder").get_weights()):
+    loaded_weights = captioner.get_layer("encoder").get_weights()
+    trained_weights = classifier.get_layer("encoder").get_weights()
+    assert len(loaded_weights) == len(trained_weights) > 0
+    for loaded, trained in zip(loaded_weights, trained_weights):
         np.testing.assert_array_equal(loaded, trained)
     features = captioner.get_layer("encoder")(rng.uniform(0, 255, (2, 64, 64, 3)), training=False)
     assert features.shape == (2, 8, 8, 16)
