@@ -31,11 +31,11 @@ os.environ.setdefault("KERASSEQ_DATA_DIR", str(REPO.parent / "shared" / "data"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Reference outputs of established implementations (timm, DETR): ../shared/fixtures/README.md.
 os.environ.setdefault("KERASSEQ_FIXTURES_DIR", str(REPO.parent / "shared" / "fixtures"))
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no accelerator plugins probed on the CPU suite
 # Tests compile many tiny XLA programs and run each a few times: LLVM's optimisation passes cost
 # more than they save there (measured: the JAX tests of tests/models/test_swin_model.py and
 # test_vqa.py 106 s -> 63 s). Inherited by the CLI subprocesses and notebook kernels. Numerics
 # do not change: no fast-math either way.
-os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no accelerator plugins probed on the CPU suite
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
 
 @pytest.fixture(autouse=True)
