@@ -177,8 +177,8 @@ print("RESULT " + json.dumps(out))
 def test_data_and_model_parallel_train_a_transformer_on_two_devices(tmp_path, data_dir):
     result = subprocess.run(
         [sys.executable, "-c", PARALLEL, json.dumps(FORECAST), str(tmp_path)], cwd=tmp_path,
-        env=_env(XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"), capture_output=True,
-        text=True, timeout=TIMEOUT)
+        env=_env(XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"),
+        capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = json.loads(result.stdout.split("RESULT ", 1)[1])
     assert out["devices"] == ["cpu:0", "cpu:1"]
