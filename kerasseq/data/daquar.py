@@ -169,6 +169,27 @@ def tokenize(question: str) -> list[str]:
     return re.findall(r"[a-z0-9_]+", text)
 
 
+QUESTION_TYPES = ("colour", "count", "other")
+_COLOUR = re.compile(r"\bcolou?rs?\b")
+
+
+def question_type(question: str) -> str:
+    """The kind of answer a DAQUAR question asks for: ``"colour"`` (it names a colour or
+    colours: "what is the colour of the sofa ...", "what color is ..."), ``"count"`` ("how
+    many ...") or ``"other"`` (objects, mostly: "what is on the table ..."); the answer types
+    by which VQA results are broken down (Antol et al. 2015's yes/no, number, other; DAQUAR
+    has no yes/no questions).
+
+    Example:
+        >>> question_type("how many chairs are in the image12 ?")
+        'count'
+    """
+    text = question.lower().strip()
+    if text.startswith("how many"):
+        return "count"
+    return "colour" if _COLOUR.search(text) else "other"
+
+
 def build_question_vocabulary(questions: list[str], min_count: int = 1) -> WordVocabulary:
     return WordVocabulary.from_sentences((tokenize(q) for q in questions), min_count=min_count)
 

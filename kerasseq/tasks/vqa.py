@@ -177,6 +177,13 @@ class VQATask(Task):
                        test_prior_accuracy=accuracy(truths, [run.classes[0]] * len(truths)),
                        test_shuffled_images_accuracy=accuracy(
                            truths, self.test_answers(run, model, shuffle_images=True)[1]))
+        kinds = [daquar.question_type(q) for q in questions]
+        for kind in daquar.QUESTION_TYPES:  # accuracy by answer type, as VQA results are broken down
+            picked = [k for k, t in enumerate(kinds) if t == kind]
+            metrics[f"test_questions_{kind}"] = len(picked)
+            if picked:
+                metrics[f"test_accuracy_{kind}"] = accuracy([truths[k] for k in picked],
+                                                            [predicted[k] for k in picked])
         try:
             metrics["test_wups_0.9"] = wups(truths, predicted, 0.9)
             metrics["test_wups_0.0"] = wups(truths, predicted, 0.0)

@@ -45,6 +45,16 @@ def test_tokenize_hides_the_image_name():
         ["what", "is", "left", "of", "the", "tape_dispenser", "in", "the", "image"]
 
 
+def test_question_types():
+    assert daquar.question_type("what is the colour of the sofa in the image3 ?") == "colour"
+    assert daquar.question_type("What color is the wall in the image9 ?") == "colour"
+    assert daquar.question_type("what colors are the curtains in the image9 ?") == "colour"
+    assert daquar.question_type("how many chairs are in the image12 ?") == "count"
+    assert daquar.question_type("how many colours are on the rug in the image12 ?") == "count"
+    assert daquar.question_type("what is on the table in the image12 ?") == "other"
+    assert daquar.question_type("what is behind the colourful box in the image2 ?") == "other"
+
+
 def test_answers_and_classes():
     answers = [("chair",), ("table",), ("chair",), ("table", "chair"), ("lamp",)]
     classes = daquar.build_answer_classes(answers)

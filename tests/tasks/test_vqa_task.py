@@ -47,6 +47,12 @@ def test_tiny_run_reports_accuracy_wups_and_counts(vqa_run):
         + metrics["validation_multiword_excluded"] + metrics["validation_not_a_class"] < 3876
     assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["val_accuracy"] <= 1
     assert 0 <= metrics["test_shuffled_images_accuracy"] <= 1
+    # By answer type: the reduced test's 290 questions are 32 colour, 64 count and 194 other
+    # ones, and the accuracies by type add up to the whole.
+    counts = {k: metrics[f"test_questions_{k}"] for k in ("colour", "count", "other")}
+    assert counts == {"colour": 32, "count": 64, "other": 194}
+    assert sum(n * metrics[f"test_accuracy_{k}"] for k, n in counts.items()) / 290 \
+        == pytest.approx(metrics["test_accuracy"])
     if _wordnet():
         assert metrics["test_accuracy"] <= metrics["test_wups_0.9"] <= metrics["test_wups_0.0"] <= 1
     rows = (run / "artifacts" / "test_answers.tsv").read_text().splitlines()
