@@ -37,6 +37,12 @@
 #           flow needing pysteps, which has no wheel for the GPU machine's Python) and DETR on the
 #           digit canvases (needs the pycocotools wheel in .whl/); run folders come back as
 #           $OUT/<name>.tgz (split into 15 MB parts when larger). Needs .whl/data/mnist
+#   forecast-h96  every forecaster at horizon 96 on the large sets (FORECAST_DATASETS, default
+#           ETTm1 ETTm2 weather; FORECAST_MODELS, default patchtst transformer tdnn lstm gru
+#           narx), the README's protocol (the recipes; tdnn/lstm/gru/narx with RevIN and
+#           closed-loop training), all at once, training stopped after what the budget leaves
+#           less 150 s for start-up and the every-window test; run folders come back as
+#           $OUT/forecast_h96.tgz. Needs those files under .whl/data/ett (below)
 #   forecast-train  PatchTST's full recipe (100 epochs, early stopping at patience 10) on
 #           ETTh1 and ETTh2 at horizons 96-720: `kerasseq train forecast` on JAX without
 #           MLflow, the 8 runs at once (one process each, sharing the GPU), at most 240 s; the
@@ -50,6 +56,7 @@
 #     --implementation cp --platform manylinux_2_28_x86_64 -d .whl keras-hub==0.32.0
 #   grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
 #   mkdir -p .whl/data/ett && cp ../shared/data/ett/ETTh[12].csv .whl/data/ett/   # forecast-train
+#   cp ../shared/data/ett/ETTm[12].csv.gz ../shared/data/ett/weather.csv.gz .whl/data/ett/  # forecast-h96
 #   mkdir -p .whl/data/mnist && cp ../shared/data/mnist/* .whl/data/mnist/          # train-gpu
 #   python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_17_x86_64 -d .whl pycocotools==2.0.10
@@ -78,10 +85,10 @@ groups=("$@")
 ((${#groups[@]})) || groups=(text vision text-extra)
 for group in "${groups[@]}"; do
   case $group in
-    text | text-extra | vision | detection | nowcast | forecast | forecast-train | attention \
+    text | text-extra | vision | detection | nowcast | forecast | forecast-train | forecast-h96 | attention \
       | nowcast-kerasseq | train-gpu) ;;
     *) echo "unknown group $group (text, text-extra, vision, detection, nowcast, forecast," \
-         "forecast-train, attention, nowcast-kerasseq, train-gpu)"; exit 2 ;;
+         "forecast-train, forecast-h96, attention, nowcast-kerasseq, train-gpu)"; exit 2 ;;
   esac
 done
 
@@ -211,6 +218,42 @@ forecast_train() {
   # Metrics, histories (checkpoint/state.json), per-step scores and plots; no weights: with
   # the optimizer state, eight checkpoints passed the 16 MB a returned file may hold.
   tar -czf "$OUT/forecast_runs.tgz" -C $runs --exclude='*.keras' . 2>&1 | tail -2
+}
+
+forecast_h96() {
+  # One process per dataset x model, all at once (each is launch-bound), each stopping its
+  # training by --max_minutes so that the every-window test still fits in the budget.
+  local runs=/tmp/forecast_h96 pids=() left=$((BUDGET - SECONDS - 15)) names=()
+  local minutes
+  minutes=${TRAIN_MINUTES:-$(python3 -c "print(round(($left - 150) / 60, 2))")}
+  if ((left < 210)); then
+    echo "# skipped, out of time: forecast-h96" | tee -a "$results" "$log"
+    return
+  fi
+  echo "# forecast-h96: at most ${left} s, training stopped after ${minutes} min" | tee -a "$results" "$log"
+  mkdir -p $runs
+  local extra=()
+  [[ -n ${SMOKE:-} ]] && extra=(--epochs 1 --max_train_windows 64 --max_test_windows 32 --plots 1)
+  for dataset in ${FORECAST_DATASETS:-ETTm1 ETTm2 weather}; do
+    for model in ${FORECAST_MODELS:-patchtst transformer tdnn lstm gru narx}; do
+      local name=${dataset}_${model}_96 options=()
+      case $model in tdnn | lstm | gru | narx) options=(--revin true --teacher_forcing false) ;; esac
+      XLA_PYTHON_CLIENT_PREALLOCATE=false KERASSEQ_DATA_DIR=$PWD/.whl/data timeout "$left" \
+        python3 -m kerasseq.cli train forecast --dataset "$dataset" --model "$model" --horizon 96 \
+        "${options[@]}" --no_tracking --max_minutes "$minutes" "${extra[@]}" --run_dir "$runs/$name" \
+        > "$runs/$name.log" 2>&1 &
+      pids+=($!) names+=("$name")
+    done
+  done
+  wait "${pids[@]}"
+  for name in "${names[@]}"; do
+    { echo "## $name"
+      grep -aE "^(Epoch [0-9]+/|Stopping after|Final metrics|error:|Traceback|[A-Za-z]+Error)" \
+        "$runs/$name.log" | tail -3; } | tee -a "$results"
+    cat "$runs/$name.log" >> "$log"
+  done
+  # Metrics, histories, per-step scores and plots; no weights (see forecast-train).
+  tar -czf "$OUT/forecast_h96.tgz" -C $runs --exclude='*.keras' . 2>&1 | tail -2
 }
 
 attention() {
