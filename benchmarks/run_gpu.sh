@@ -69,6 +69,7 @@
 #       carry=[".whl"], timeout_s=600)
 #   run(command="BUDGET=575 bash benchmarks/run_gpu.sh attention nowcast-kerasseq train-gpu",
 #       carry=[".whl"], timeout_s=600)
+#   run(command="BUDGET=575 bash benchmarks/run_gpu.sh forecast-h96", carry=[".whl"], timeout_s=600)
 # On a GPU machine of your own (CUDA, JAX, PyTorch, timm, transformers installed): every group
 # and the ratio table in one command, `python -m benchmarks all` (benchmarks/__main__.py).
 #
