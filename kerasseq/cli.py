@@ -84,6 +84,9 @@ def _command_parser(command: str, name: str):
     elif command == "evaluate":
         parser.add_argument("--no_tracking", "--no-tracking", action="store_true",
                             help="do not log the metrics to the run's MLflow run")
+        parser.add_argument("--ensemble", default="", metavar="RUN_DIR,RUN_DIR...",
+                            help="more run folders of the task: score the average of their and "
+                                 "--run_dir's predictions on the test split (ner)")
     elif command == "export":
         parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
         parser.add_argument("--register", default=None, metavar="NAME",
@@ -288,6 +291,16 @@ def run_command(argv: list[str]) -> int:
         raise UserError(f"{run_dir} was trained with --no_tracking: it has no MLflow run whose "
                         "model --register could register")
 
+    if command == "evaluate" and args["ensemble"]:
+        ensemble = [run_dir] + [d.strip() for d in args["ensemble"].split(",") if d.strip()]
+        for d in ensemble[1:]:
+            if not Checkpoint(d).exists():
+                raise UserError(f"--ensemble: no trained run in {d} (no {Checkpoint(d).state_path})")
+        resolved = [Path(d).resolve() for d in ensemble]
+        if len(set(resolved)) < len(resolved) or len(ensemble) < 2:
+            raise UserError(f"--ensemble needs other run folders than --run_dir {run_dir}, each "
+                            f"once; got {args['ensemble']!r}")
+
     if command == "plot":  # needs only the saved history: no Keras
         from kerasseq.plotting import plot_history
 
@@ -308,6 +321,12 @@ def run_command(argv: list[str]) -> int:
     elif command == "train":
         training.train(task, config, args["run_dir"], restart=args["restart"],
                        tracking=not args["no_tracking"])
+    elif command == "evaluate" and args["ensemble"]:
+        members = [training.load_run(task, d) for d in ensemble]
+        metrics = task.evaluate_ensemble(members)
+        print(f"ensemble of {len(members)} runs: {', '.join(ensemble)}")
+        for key, value in metrics.items():
+            print(f"ensemble_{key}: {value:.4f}")
     elif command == "evaluate":
         run, model = training.load_run(task, args["run_dir"])
         if not args["no_tracking"]:

@@ -65,6 +65,13 @@ class Task:
         values = model.evaluate(val_ds, verbose=0, return_dict=True)
         return {f"val_{k}": float(v) for k, v in values.items()}
 
+    def evaluate_ensemble(self, members: list[tuple]) -> dict:
+        """Test metrics of the averaged predictions of several trained runs (``kerasseq
+        evaluate TASK --ensemble``); ``members`` holds ``(run, model)`` pairs."""
+        from kerasseq.errors import UserError
+
+        raise UserError(f"{self.name} has no ensemble evaluation (ner has)")
+
     def plots(self, run, model, history: dict) -> None:
         """Write task-specific figures under ``run.artifacts`` (the loss curve is shared)."""
 

@@ -140,7 +140,10 @@ class TaggingConfig(RunConfig):
     casing_dim: int = param(10, "casing class embedding width (Reimers & Gurevych's 10)")
     units: int = param(200, "sentence BiLSTM units per direction")
     depth: int = param(1, "stacked sentence BiLSTM layers")
-    dropout: float = param(0.5, "dropout on word representations and BiLSTM outputs")
+    dropout: float = param(0.5, "dropout on word representations, between stacked BiLSTMs "
+                           "and on BiLSTM outputs")
+    recurrent_dropout: float = param(0.0, "variational dropout on the sentence LSTMs' recurrent "
+                                     "state (one mask per sentence; Gal & Ghahramani 2016)")
     word_dropout: float = param(0.5, "probability of replacing a training singleton by <unk>")
     train_on: str = param("train", "train: select the epoch on validation F1; train+valid: train "
                           "on both for exactly --epochs epochs and keep the last (Chiu & Nichols "
@@ -153,7 +156,7 @@ class TaggingConfig(RunConfig):
                      "max_word_len", "casing_dim", "units", "depth"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("dropout", "word_dropout"):
+        for name in ("dropout", "recurrent_dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"--{name} must be in [0, 1); got {getattr(self, name)}")
 

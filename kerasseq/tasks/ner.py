@@ -65,7 +65,7 @@ class NERTask(Task):
             char_dim=c.char_dim, char_encoder=c.char_encoder, char_units=c.char_units,
             max_word_len=c.max_word_len, casing_dim=c.casing_dim if c.casing else 0,
             num_casing_classes=len(CASING_CLASSES), units=c.units, depth=c.depth,
-            dropout=c.dropout, crf=c.crf)
+            dropout=c.dropout, recurrent_dropout=c.recurrent_dropout, crf=c.crf)
 
     def compile_args(self, run):
         if run.config.crf:
@@ -82,10 +82,19 @@ class NERTask(Task):
             "val_f1", mode="max", patience=run.config.patience, restore_best_weights=True)]
 
     def predict_tags(self, run, model, dataset):
-        """Gold and predicted IOB2 tags of every sentence of ``dataset``."""
+        """Gold and predicted IOB2 tags of every sentence of ``dataset``; ``model`` may be a
+        list of models, whose outputs are averaged (see :meth:`evaluate_ensemble`)."""
+        models = model if isinstance(model, (list, tuple)) else [model]
         gold, predicted = [], []
         for x, y in dataset.as_numpy_iterator():
-            outputs = model.predict_on_batch(x)
+            outputs = [np.asarray(m.predict_on_batch(x)) for m in models]
+            if len(outputs) == 1:
+                outputs = outputs[0]
+            elif run.config.crf:  # the mean log-potential: a product of the members' CRFs
+                outputs = np.mean(outputs, axis=0)
+            else:  # the mean of the per-token probabilities (argmax of its log)
+                outputs = np.log(np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(o))
+                                          for o in outputs], axis=0))
             mask = np.asarray(y) >= 0
             ids = self.decode(run, outputs, mask)
             for row_gold, row_pred, row_mask in zip(y, ids, mask):
@@ -113,6 +122,35 @@ class NERTask(Task):
             metrics.update({f"{split}_{k}": v for k, v in scores.items()
                             if split == "test" or k == "f1"})
         return metrics
+
+    def evaluate_ensemble(self, members):
+        """Entity scores on the test split of several trained taggers' averaged outputs.
+
+        With CRFs the members' pairwise log-potentials (emissions and transitions) are
+        averaged and Viterbi-decoded, the most likely tagging under the product of their
+        CRFs; without, their per-token probabilities are averaged. Seed ensembles of
+        BiLSTM-CRF taggers are how Reimers & Gurevych (2017) report scores robust to the
+        seed. The members must share the vocabulary and the input settings (they do when
+        trained on the same split with different ``--seed``).
+
+        Raises:
+            UserError: members whose vocabulary or input settings differ, naming the run.
+        """
+        from kerasseq.errors import UserError
+
+        first = members[0][0]
+        for run, _ in members[1:]:
+            for name in ("crf", "casing", "max_word_len"):
+                if getattr(run.config, name) != getattr(first.config, name):
+                    raise UserError(f"{run.dir} has --{name} {getattr(run.config, name)} and "
+                                    f"{first.dir} has {getattr(first.config, name)}: an ensemble's "
+                                    "members must agree on it")
+            if run.vocab.to_dict() != first.vocab.to_dict():
+                raise UserError(f"{run.dir}/vocab.json differs from {first.dir}/vocab.json: an "
+                                "ensemble's members must be trained on the same split (--train_on)")
+        scores = entity_scores(*self.predict_tags(first, [m for _, m in members],
+                                                  self._batches(first, "test")))
+        return {f"test_{k}": v for k, v in scores.items()}
 
     def example_input(self, run):
         tokens = "EU rejects German call to boycott British lamb .".split()

@@ -99,3 +99,27 @@ def test_padding_does_not_change_a_sentence(crf):
                                      "chars": np.pad(chars, ((0, 0), (0, 4), (0, 0))),
                                      "casing": np.pad(casing, ((0, 0), (0, 4)))})
     np.testing.assert_allclose(padded[:, :3], alone, atol=1e-5)
+
+
+def test_recurrent_dropout_acts_in_training_only_and_round_trips(tmp_path):
+    """``recurrent_dropout`` reaches every sentence LSTM (variational: Keras draws one mask
+    per sequence); inference is deterministic and a .keras round trip keeps it."""
+    keras.utils.set_random_seed(0)
+    model = build_sequence_tagger(30, 12, 5, **{**SMALL, "dropout": 0.3}, depth=2,
+                                  recurrent_dropout=0.4)
+    for i in range(2):
+        bilstm = model.get_layer(f"bilstm_{i}")
+        assert bilstm.forward_layer.recurrent_dropout == 0.4
+        assert bilstm.backward_layer.recurrent_dropout == 0.4
+    assert model.get_layer("dropout_1").rate == 0.3  # between the stacked BiLSTMs
+    x = _inputs(casing=False)
+    inference = _numpy(model(x, training=False))
+    np.testing.assert_allclose(_numpy(model(x, training=False)), inference)
+    assert np.abs(_numpy(model(x, training=True)) - inference).max() > 1e-4
+    path = tmp_path / "tagger.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_layer("bilstm_1").forward_layer.recurrent_dropout == 0.4
+    np.testing.assert_allclose(_numpy(loaded(x)), inference, atol=1e-6)
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        build_sequence_tagger(30, 12, 5, recurrent_dropout=1.0)

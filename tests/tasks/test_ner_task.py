@@ -148,3 +148,45 @@ def test_train_on_train_and_valid_trains_on_both_and_selects_nothing(data_dir):
     assert [type(c).__name__ for c in task.callbacks(train_only, None)] == ["ValidationF1", "EarlyStopping"]
     with pytest.raises(UserError, match="train_on"):
         TaggingConfig(train_on="valid")
+
+
+def test_ensemble_of_a_run_and_its_copy_scores_as_the_run(ner_run, tmp_path):
+    """``kerasseq evaluate ner --ensemble``: averaging identical members (CRF log-potentials,
+    or softmax probabilities) changes no tag; a missing or repeated member is a clear error."""
+    import shutil
+
+    work, _, _ = ner_run
+    run_dir = work / "runs" / "ner"
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    out = run_cli(["evaluate", "ner", "--run_dir", str(run_dir), "--ensemble", str(copy)], cwd=work).stdout
+    assert f"ensemble of 2 runs: {run_dir}, {copy}" in out
+    scores = {line.split(": ")[0]: float(line.split(": ")[1])
+              for line in out.splitlines() if line.startswith("ensemble_test_")}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("test_f1", "test_precision", "test_recall", "test_f1_PER"):
+        assert scores[f"ensemble_{key}"] == pytest.approx(metrics[key], abs=1e-4)
+    for ensemble, message in ((str(tmp_path / "none"), f"--ensemble: no trained run in {tmp_path / 'none'}"),
+                              ("runs/ner/", "--ensemble needs other run folders than --run_dir")):
+        result = run_cli(["evaluate", "ner", "--ensemble", ensemble], cwd=work, check=False)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_ensemble_members_must_share_inputs(tmp_path):
+    from types import SimpleNamespace
+
+    from kerasseq.data.conll import TaggingVocabulary
+    from kerasseq.errors import UserError
+    from kerasseq.tasks.configs import TaggingConfig
+    from kerasseq.tasks.ner import TASK
+
+    vocab = TaggingVocabulary.from_sentences([("EU rejects German call".split(), ["B-ORG", "O", "B-MISC", "O"])])
+    other = TaggingVocabulary.from_sentences([("Peter flew".split(), ["B-PER", "O"])])
+    first = SimpleNamespace(config=TaggingConfig(), dir=tmp_path / "a", vocab=vocab)
+    for second, message in (
+            (SimpleNamespace(config=TaggingConfig(crf=False), dir=tmp_path / "b", vocab=vocab),
+             "has --crf False and"),
+            (SimpleNamespace(config=TaggingConfig(), dir=tmp_path / "b", vocab=other),
+             f"{tmp_path / 'b'}/vocab.json differs from {tmp_path / 'a'}/vocab.json")):
+        with pytest.raises(UserError, match=message.replace("(", r"\(")):
+            TASK.evaluate_ensemble([(first, None), (second, None)])
