@@ -86,7 +86,7 @@ def _command_parser(command: str, name: str):
                             help="do not log the metrics to the run's MLflow run")
         parser.add_argument("--ensemble", default="", metavar="RUN_DIR,RUN_DIR...",
                             help="more run folders of the task: score the average of their and "
-                                 "--run_dir's predictions on the test split (ner)")
+                                 "--run_dir's predictions on the test split (ner; printed, not logged to MLflow)")
     elif command == "export":
         parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
         parser.add_argument("--register", default=None, metavar="NAME",
