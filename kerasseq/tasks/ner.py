@@ -23,7 +23,7 @@ from kerasseq.data.conll import (CASING_CLASSES, TAGS, TaggingVocabulary, iobes_
 from kerasseq.metrics.entities import entity_scores
 from kerasseq.models.tagger import build_sequence_tagger
 from kerasseq.tasks.base import Task
-from kerasseq.tasks.configs import TaggingConfig
+from kerasseq.tasks.tagging_config import TaggingConfig
 
 
 class NERTask(Task):
