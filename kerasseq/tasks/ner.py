@@ -128,9 +128,7 @@ class NERTask(Task):
 
         With CRFs the members' pairwise log-potentials (emissions and transitions) are
         averaged and Viterbi-decoded, the most likely tagging under the product of their
-        CRFs; without, their per-token probabilities are averaged. Seed ensembles of
-        BiLSTM-CRF taggers are how Reimers & Gurevych (2017) report scores robust to the
-        seed. The members must share the vocabulary and the input settings (they do when
+        CRFs; without, their per-token probabilities are averaged. The members must share the vocabulary and the input settings (they do when
         trained on the same split with different ``--seed``).
 
         Raises:
