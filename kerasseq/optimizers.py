@@ -1,6 +1,9 @@
-"""Learning-rate schedules that Keras lacks: the Transformer's warm-up then inverse square root."""
+"""Learning-rate schedules that Keras lacks: the Transformer's warm-up then inverse square
+root, the forecasting code's per-epoch step decays, and PyTorch's one-cycle policy."""
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import ops
@@ -81,3 +84,64 @@ class EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "steps_per_epoch": self.steps_per_epoch, "rate": self.rate, "hold": self.hold}
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """The one-cycle policy as PyTorch's ``OneCycleLR`` (cosine annealing, two phases): from
+    max / ``div_factor`` up to ``max_learning_rate`` over the first ``pct_start`` of the steps,
+    then down to max / (``div_factor`` · ``final_div_factor``) at the last step.
+
+        up = pct_start · total − 1                            (the step of the peak)
+        lr(s) = cos_anneal(initial, max, s / up)                        for s ≤ up
+        lr(s) = cos_anneal(max, final, (s − up) / (total − 1 − up))     after
+        cos_anneal(a, b, p) = b + (a − b) (1 + cos(π p)) / 2
+
+    PatchTST's ``lradj='TST'`` (its ETTm1/ETTm2 scripts: ``--pct_start 0.4``), stepped once per
+    batch over ``train_epochs · steps_per_epoch`` steps. Steps past the end keep the final rate.
+
+    Args:
+        max_learning_rate: the peak.
+        total_steps: optimizer steps in the whole schedule.
+        pct_start: the share of the steps spent rising.
+        div_factor: initial rate = max / div_factor.
+        final_div_factor: final rate = initial / final_div_factor.
+
+    Example:
+    >>> optimizer = keras.optimizers.Adam(OneCycle(1e-4, total_steps=100 * 265, pct_start=0.4))
+
+    References:
+        Smith & Topin 2019, "Super-convergence"; ``torch.optim.lr_scheduler.OneCycleLR``.
+    """
+
+    def __init__(self, max_learning_rate: float, total_steps: int, pct_start: float = 0.3,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4):
+        if total_steps < 2 or not 0 < pct_start < 1 or div_factor <= 0 or final_div_factor <= 0:
+            raise ValueError(f"Expected total_steps >= 2, 0 < pct_start < 1 and positive factors. "
+                             f"Received: total_steps={total_steps}, pct_start={pct_start}, "
+                             f"div_factor={div_factor}, final_div_factor={final_div_factor}")
+        self.max_learning_rate = max_learning_rate
+        self.total_steps = total_steps
+        self.pct_start = pct_start
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+
+    def __call__(self, step):
+        step = ops.minimum(ops.cast(step, "float32"), float(self.total_steps - 1))
+        peak = float(self.max_learning_rate)
+        initial = peak / self.div_factor
+        final = initial / self.final_div_factor
+        up = float(self.pct_start * self.total_steps) - 1.0
+        down = float(self.total_steps) - 1.0 - up
+
+        def anneal(start, end, fraction):
+            return end + (start - end) / 2.0 * (ops.cos(math.pi * fraction) + 1.0)
+
+        rising = anneal(initial, peak, step / up)
+        falling = anneal(peak, final, (step - up) / down)
+        return ops.where(step <= up, rising, falling)
+
+    def get_config(self):
+        return {"max_learning_rate": self.max_learning_rate, "total_steps": self.total_steps,
+                "pct_start": self.pct_start, "div_factor": self.div_factor,
+                "final_div_factor": self.final_div_factor}

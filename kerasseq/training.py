@@ -110,6 +110,12 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
 
         rate, hold = (0.5, 2) if config.lr_schedule == "halving" else (0.9, 4)
         learning_rate = EpochDecay(config.learning_rate, steps_per_epoch, rate, hold)
+    elif config.lr_schedule == "one_cycle":
+        # PatchTST's lradj "TST": torch's OneCycleLR over every step of --epochs.
+        from kerasseq.optimizers import OneCycle
+
+        learning_rate = OneCycle(config.learning_rate, max(config.epochs * steps_per_epoch, 2),
+                                 pct_start=getattr(config, "pct_start", 0.3))
     elif config.lr_schedule == "warmup_cosine":
         # Linear warm-up to --learning_rate, then cosine decay to 0 (the ViT/Swin recipe).
         total = config.epochs * steps_per_epoch

@@ -1,4 +1,7 @@
-"""TransformerSchedule: the formula of Vaswani et al. (eq. 3), its peak, and serialization."""
+"""TransformerSchedule: the formula of Vaswani et al. (eq. 3), its peak, and serialization;
+the forecasting step decays and the one-cycle policy against their reference loops."""
+
+import math
 
 import keras
 import numpy as np
@@ -74,3 +77,42 @@ def test_epoch_decay_is_the_forecasting_codes_type1_and_type3():
     assert EpochDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
     with pytest.raises(ValueError, match="steps_per_epoch"):
         EpochDecay(1e-3, 0)
+
+
+def _torch_one_cycle(max_lr, total, pct_start, div=25.0, final_div=1e4):
+    """torch.optim.lr_scheduler.OneCycleLR's rates (cos, two phases), step by step."""
+    initial = max_lr / div
+    phases = [(float(pct_start * total) - 1, initial, max_lr),
+              (total - 1, max_lr, initial / final_div)]
+    rates = []
+    for step in range(total):
+        start_step = 0
+        for i, (end_step, start_lr, end_lr) in enumerate(phases):
+            if step <= end_step or i == len(phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                rates.append(end_lr + (start_lr - end_lr) / 2.0 * (math.cos(math.pi * pct) + 1))
+                break
+            start_step = end_step
+    return np.array(rates)
+
+
+def test_one_cycle_is_torchs_one_cycle_lr():
+    from types import SimpleNamespace
+
+    from kerasseq.optimizers import OneCycle
+    from kerasseq.training import make_optimizer
+
+    expected = _torch_one_cycle(1e-4, 250, 0.4)
+    got = keras.ops.convert_to_numpy(OneCycle(1e-4, 250, pct_start=0.4)(np.arange(250)))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-10)
+    assert got[0] == pytest.approx(4e-6, rel=1e-4) and got.max() == pytest.approx(1e-4, rel=1e-4)
+    assert np.argmax(got) == 99 and got[-1] == pytest.approx(4e-10, rel=1e-2)
+    # PatchTST's lradj "TST" in the forecast task: one cycle over --epochs, peak at pct_start.
+    config = SimpleNamespace(learning_rate=1e-4, lr_schedule="one_cycle", clipnorm=0.0, epochs=25,
+                             pct_start=0.4)
+    schedule = make_optimizer(config, steps_per_epoch=10)._learning_rate
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(schedule(np.arange(250))), expected,
+                               rtol=1e-4, atol=1e-10)
+    assert OneCycle.from_config(schedule.get_config()).get_config() == schedule.get_config()
+    with pytest.raises(ValueError, match="pct_start"):
+        OneCycle(1e-3, 100, pct_start=1.0)

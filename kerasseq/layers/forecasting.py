@@ -9,6 +9,8 @@ before :class:`PatchTSTEncoder` (see :func:`kerasseq.models.build_patchtst`).
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -24,6 +26,14 @@ def _rate(name, value):
     if not 0.0 <= value < 1.0:
         raise ValueError(f"Expected 0 <= {name} < 1. Received: {name}={value!r}")
     return float(value)
+
+
+def torch_linear_initializers(fan_in: int) -> dict:
+    """PyTorch's default ``nn.Linear`` initialisation, U(±1/√fan_in) for kernel and bias, as
+    ``keras.layers.Dense`` keyword arguments."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return dict(kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
+                bias_initializer=keras.initializers.RandomUniform(-bound, bound))
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
@@ -190,13 +200,9 @@ class _TSTEncoderLayer(keras.layers.Layer):
         self.residual_attention = encoder.residual_attention
         seed = None if encoder.seed is None else encoder.seed + 10 * (index + 1)
 
-        def dense(name, units, activation=None):
-            return keras.layers.Dense(
-                units, activation=activation, name=name, dtype=self.dtype_policy,
-                kernel_initializer=encoder.kernel_initializer.__class__.from_config(
-                    encoder.kernel_initializer.get_config()),
-                bias_initializer=encoder.bias_initializer.__class__.from_config(
-                    encoder.bias_initializer.get_config()))
+        def dense(name, units, activation=None, fan_in=encoder.d_model):
+            return keras.layers.Dense(units, activation=activation, name=name,
+                                      dtype=self.dtype_policy, **encoder.initializers(fan_in))
 
         def dropout(name, rate, offset):
             return keras.layers.Dropout(rate, seed=None if seed is None else seed + offset,
@@ -219,7 +225,7 @@ class _TSTEncoderLayer(keras.layers.Layer):
         self.feedforward_intermediate = dense("feedforward_intermediate", encoder.ff_dim,
                                               encoder.activation)
         self.feedforward_dropout = dropout("feedforward_dropout", encoder.dropout, 4)
-        self.feedforward_output = dense("feedforward_output", encoder.d_model)
+        self.feedforward_output = dense("feedforward_output", encoder.d_model, fan_in=encoder.ff_dim)
         self.feedforward_residual_dropout = dropout("feedforward_residual_dropout", encoder.dropout, 5)
         self.feedforward_norm = norm("feedforward_norm")
 
@@ -287,6 +293,9 @@ class PatchTSTEncoder(keras.layers.Layer):
         residual_attention: add each layer's pre-softmax scores to the next layer's
             (``res_attention=True``, the official default).
         kernel_initializer / bias_initializer: of the dense layers.
+        torch_init: initialise the dense layers as PyTorch's ``nn.Linear`` does, kernel and
+            bias U(±1/√fan_in), as the official code is initialised (``build_patchtst`` sets
+            it); ``kernel_initializer`` and ``bias_initializer`` are then unused.
         seed: seed of the dropout layers.
         **kwargs: base layer arguments (``name``, ``dtype``, ...).
 
@@ -305,7 +314,7 @@ class PatchTSTEncoder(keras.layers.Layer):
                  num_heads: int = 16, depth: int = 3, ff_dim: int = 256, dropout: float = 0.0,
                  attention_dropout: float = 0.0, activation="gelu", norm: str = "batch",
                  residual_attention: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", seed=None, **kwargs):
+                 bias_initializer="zeros", torch_init: bool = False, seed=None, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("patch_len", patch_len), ("stride", stride), ("d_model", d_model),
                             ("num_heads", num_heads), ("depth", depth), ("ff_dim", ff_dim)):
@@ -324,7 +333,17 @@ class PatchTSTEncoder(keras.layers.Layer):
         self.residual_attention = bool(residual_attention)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.torch_init = bool(torch_init)
         self.seed = seed
+
+    def initializers(self, fan_in: int) -> dict:
+        """The kernel and bias initialisers of a dense layer with ``fan_in`` inputs (fresh
+        objects: an initialiser is not shared between variables)."""
+        if self.torch_init:
+            return torch_linear_initializers(fan_in)
+        return {kind: initializer.__class__.from_config(initializer.get_config())
+                for kind, initializer in (("kernel_initializer", self.kernel_initializer),
+                                          ("bias_initializer", self.bias_initializer))}
 
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
@@ -335,8 +354,8 @@ class PatchTSTEncoder(keras.layers.Layer):
         self._patch_index = (np.arange(self.num_patches)[:, None] * self.stride
                              + np.arange(self.patch_len)[None, :]).astype("int32")  # (N, P)
         self.patch_embedding = keras.layers.Dense(
-            self.d_model, kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer, name="patch_embedding", dtype=self.dtype_policy)
+            self.d_model, name="patch_embedding", dtype=self.dtype_policy,
+            **self.initializers(self.patch_len))
         self.patch_embedding.build((input_shape[0], self.num_patches, self.patch_len))
         self.position_embedding = self.add_weight(  # the official pe="zeros", learn_pe=True
             (self.num_patches, self.d_model), keras.initializers.RandomUniform(-0.02, 0.02),
@@ -375,5 +394,5 @@ class PatchTSTEncoder(keras.layers.Layer):
             "norm": self.norm, "residual_attention": self.residual_attention,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "seed": self.seed,
+            "torch_init": self.torch_init, "seed": self.seed,
         }

@@ -11,14 +11,13 @@ Every builder's signature starts ``(input_length, horizon, channels, targets=Non
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
 from kerasseq.layers.detr import ObjectQueries
-from kerasseq.layers.forecasting import PatchTSTEncoder, ReversibleInstanceNorm, SeriesDecomposition
+from kerasseq.layers.forecasting import (PatchTSTEncoder, ReversibleInstanceNorm, SeriesDecomposition,
+                                         torch_linear_initializers)
 from kerasseq.layers.positional import SinusoidalPositionalEncoding
 from kerasseq.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
@@ -38,13 +37,6 @@ def _check(input_length, horizon, channels, targets):
 
 def _seed(seed, offset):
     return None if seed is None else seed + offset
-
-
-def _torch_linear(fan_in):
-    """PyTorch's default ``nn.Linear`` initialisation, U(±1/√fan_in) for kernel and bias."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return dict(kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
-                bias_initializer=keras.initializers.RandomUniform(-bound, bound))
 
 
 def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, *,
@@ -91,9 +83,9 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
         tensor = ops.transpose(tensor, (0, 2, 1))  # (batch, targets, L)
         if individual:
             linear = keras.layers.EinsumDense("bcl,clh->bch", (targets, horizon * q), bias_axes="ch",
-                                              name=f"linear_{part}", **_torch_linear(input_length))
+                                              name=f"linear_{part}", **torch_linear_initializers(input_length))
         else:
-            linear = keras.layers.Dense(horizon * q, name=f"linear_{part}", **_torch_linear(input_length))
+            linear = keras.layers.Dense(horizon * q, name=f"linear_{part}", **torch_linear_initializers(input_length))
         parts.append(linear(tensor))  # (batch, targets, horizon · Q)
     if quantiles:
         y = ops.reshape(parts[0] + parts[1], (-1, targets, horizon, q))
@@ -105,8 +97,8 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
 def build_patchtst(input_length: int, horizon: int, channels: int, targets=None, *,
                    patch_len: int = 16, stride: int = 8, d_model: int = 16, num_heads: int = 4,
                    depth: int = 3, ff_dim: int = 128, dropout: float = 0.3,
-                   head_dropout: float = 0.0, revin: bool = True, seed=None, quantiles=(),
-                   name: str = "patchtst") -> keras.Model:
+                   head_dropout: float = 0.0, revin: bool = True, revin_affine: bool = False,
+                   seed=None, quantiles=(), name: str = "patchtst") -> keras.Model:
     """PatchTST/42 or /64 (supervised): RevIN, the channel-independent patch encoder and a
     flatten head shared by the channels.
 
@@ -116,7 +108,9 @@ def build_patchtst(input_length: int, horizon: int, channels: int, targets=None,
         y = RevIN⁻¹(ŷ as (batch, horizon, C))[..., C - targets:]
 
     flatten(zᵀ) reads z as ``(d_model, N)``, the official ``Flatten_Head`` order. The defaults
-    are the official ETTh1/ETTh2 settings; ETTm1/ETTm2, Weather, Electricity and Traffic use
+    are the official ETTh1/ETTh2 settings (``run_longExp.py`` with ``scripts/PatchTST/etth1.sh``:
+    RevIN without its affine weights, ``--affine 0``; every dense layer initialised as
+    ``nn.Linear``); ETTm1/ETTm2, Weather, Electricity and Traffic use
     ``d_model=128, num_heads=16, ff_dim=256, dropout=0.2``. All channels are encoded (their
     BatchNorm statistics are shared in training, as the official ``features="MS"``); the last
     ``targets`` are returned.
@@ -126,7 +120,9 @@ def build_patchtst(input_length: int, horizon: int, channels: int, targets=None,
         patch_len / stride / d_model / num_heads / depth / ff_dim / dropout: of the encoder
             (:class:`~kerasseq.layers.PatchTSTEncoder`).
         head_dropout: dropout after the head.
-        revin: normalise each series with RevIN (affine) and de-normalise the forecast.
+        revin: normalise each series with RevIN and de-normalise the forecast.
+        revin_affine: give RevIN its learnable per-channel weight and bias (the official
+            ``--affine 1``; off by default, as in the official scripts).
         seed: seed of the dropout layers.
         quantiles: forecast these quantile levels (the head gives ``horizon · Q`` outputs per
             channel, each de-normalised by RevIN): output ``(batch, horizon, targets, Q)``.
@@ -149,15 +145,16 @@ def build_patchtst(input_length: int, horizon: int, channels: int, targets=None,
     inputs = keras.Input((input_length, channels), name="series")
     x = inputs
     if revin:
-        revin_layer = ReversibleInstanceNorm(name="revin")
+        revin_layer = ReversibleInstanceNorm(affine=revin_affine, name="revin")
         x, mean, std = revin_layer(x)
     x = ops.reshape(ops.transpose(x, (0, 2, 1)), (-1, input_length))  # (batch * C, L): row b*C + c
     z = PatchTSTEncoder(patch_len, stride, d_model=d_model, num_heads=num_heads, depth=depth,
-                        ff_dim=ff_dim, dropout=dropout, seed=seed, name="patchtst_encoder")(x)
+                        ff_dim=ff_dim, dropout=dropout, torch_init=True, seed=seed,
+                        name="patchtst_encoder")(x)
     z = keras.layers.Permute((2, 1), name="head_transpose")(z)  # (batch * C, d_model, N)
     z = keras.layers.Flatten(name="head_flatten")(z)  # (batch * C, d_model * N)
     q = len(quantiles) or 1
-    z = keras.layers.Dense(horizon * q, name="head", **_torch_linear(z.shape[-1]))(z)
+    z = keras.layers.Dense(horizon * q, name="head", **torch_linear_initializers(z.shape[-1]))(z)
     z = keras.layers.Dropout(head_dropout, seed=_seed(seed, 7919), name="head_dropout")(z)
     # (batch, horizon [· Q], C); with quantiles the H · Q outputs are step-major and RevIN's
     # per-channel statistics broadcast over them.

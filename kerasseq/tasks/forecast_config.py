@@ -43,8 +43,12 @@ class ForecastConfig(RunConfig):
     learning_rate: float = param(0.0, "Adam learning rate; 0: the model's recipe")
     lr_schedule: str = param("recipe", "recipe (the model's), constant, cosine, halving (×0.5 "
                              "per epoch after the second: DLinear's lradj type1) or decay90 "
-                             "(×0.9 per epoch after the fourth: PatchTST's type3)",
-                             choices=("recipe", "constant", "cosine", "halving", "decay90"))
+                             "(×0.9 per epoch after the fourth: PatchTST's type3) or one_cycle "
+                             "(torch's OneCycleLR over every step: PatchTST's TST, on ETTm)",
+                             choices=("recipe", "constant", "cosine", "halving", "decay90",
+                                      "one_cycle"))
+    pct_start: float = param(0.0, "one_cycle: the share of the steps spent rising to "
+                             "--learning_rate; 0: the recipe's (PatchTST on ETTm: 0.4), else 0.3")
     clipnorm: float = param(0.0, "clip gradients to this global norm; 0 disables clipping")
     batch_size: int = param(0, "windows per batch; 0: the model's recipe")
     patience: int = param(0, "stop after this many epochs without a better validation MSE "

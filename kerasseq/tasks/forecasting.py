@@ -53,6 +53,8 @@ _PATCHTST_SMALL = dict(learning_rate=1e-4, batch_size=128, epochs=100, patience=
                        lr_schedule="decay90", d_model=16, num_heads=4, depth=3, ff_dim=128,
                        dropout=0.3)
 _PATCHTST_LARGE = dict(_PATCHTST_SMALL, d_model=128, num_heads=16, ff_dim=256, dropout=0.2)
+# scripts/PatchTST/ettm1.sh, ettm2.sh: --lradj 'TST' --pct_start 0.4 (OneCycleLR per step).
+_PATCHTST_ETTM = dict(_PATCHTST_LARGE, lr_schedule="one_cycle", pct_start=0.4)
 _DLINEAR = dict(batch_size=32, epochs=10, patience=3, lr_schedule="halving")
 RECIPES = {
     "dlinear": {"ETTh1": dict(_DLINEAR, learning_rate=5e-3), "ETTh2": dict(_DLINEAR, learning_rate=5e-2),
@@ -64,7 +66,7 @@ RECIPES = {
                                  horizons={336: dict(batch_size=32), 720: dict(batch_size=32)}),
                 "ili": dict(_DLINEAR, learning_rate=1e-2), "csv": dict(_DLINEAR, learning_rate=5e-3)},
     "patchtst": {"ETTh1": _PATCHTST_SMALL, "ETTh2": _PATCHTST_SMALL, "exchange": _PATCHTST_SMALL,
-                 "csv": _PATCHTST_SMALL, "ETTm1": _PATCHTST_LARGE, "ETTm2": _PATCHTST_LARGE,
+                 "csv": _PATCHTST_SMALL, "ETTm1": _PATCHTST_ETTM, "ETTm2": _PATCHTST_ETTM,
                  "weather": _PATCHTST_LARGE,
                  "ili": dict(_PATCHTST_SMALL, learning_rate=2.5e-3, batch_size=16)},
     "transformer": {"*": dict(_SEED, learning_rate=1e-4, d_model=64, num_heads=4, depth=2,
@@ -125,6 +127,8 @@ class ForecastTask(Task):
                                           "d_model", "depth") if k in values and not getattr(config, k)}
         if config.lr_schedule == "recipe":
             changes["lr_schedule"] = values["lr_schedule"]
+        if not config.pct_start:
+            changes["pct_start"] = values.get("pct_start", 0.3)
         if not config.input_length:
             changes["input_length"] = BENCHMARKS[dataset].input_length if dataset in BENCHMARKS else 336
         if dataset in _PATCHES and config.model == "patchtst" and (config.patch_len, config.stride) == (16, 8):

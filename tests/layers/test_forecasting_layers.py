@@ -223,10 +223,29 @@ def test_encoder_arguments():
         PatchTSTEncoder(**SMALL_ENCODER)(_series())
 
 
+def test_encoder_torch_init_is_nn_linear_per_fan_in():
+    """torch_init: every dense kernel and bias U(±1/√fan_in) with its own fan-in (the patch
+    length, d_model, or ff_dim for the feed-forward output); the Keras default otherwise."""
+    encoder = PatchTSTEncoder(**{**SMALL_ENCODER, "ff_dim": 64}, torch_init=True, seed=0)
+    encoder(_unit_series())
+    layer = encoder.encoder_layers[0]
+    for dense, fan_in in ((encoder.patch_embedding, 8), (layer.query, 8),
+                          (layer.feedforward_intermediate, 8), (layer.feedforward_output, 64)):
+        bound = 1 / math.sqrt(fan_in)
+        for weight in (dense.kernel, dense.bias):
+            values = np.abs(_numpy(weight))
+            assert values.max() <= bound and values.max() > bound / 2, (dense.name, fan_in)
+    plain = PatchTSTEncoder(**SMALL_ENCODER, seed=0)
+    plain(_unit_series())
+    assert not np.any(_numpy(plain.encoder_layers[0].query.bias))  # zeros
+    restored = PatchTSTEncoder.from_config(encoder.get_config())
+    assert restored.torch_init and not PatchTSTEncoder.from_config(plain.get_config()).torch_init
+
+
 def test_encoder_layer_test(tmp_path):
     # per layer: query/key/value/output, two norms (gamma, beta), two feed-forward dense;
     # plus the patch embedding and the position embedding; BatchNorm moving statistics.
-    run_layer_test(PatchTSTEncoder, {**SMALL_ENCODER, "dropout": 0.1, "seed": 3},
+    run_layer_test(PatchTSTEncoder, {**SMALL_ENCODER, "dropout": 0.1, "seed": 3, "torch_init": True},
                    _unit_series(), expected_output_shape=(5, 6, 8),
                    expected_num_trainable_weights=3 + 2 * 16,
                    expected_num_non_trainable_weights=2 * 4, tmp_path=tmp_path, atol=1e-5)

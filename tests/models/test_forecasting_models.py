@@ -113,6 +113,11 @@ def test_patchtst_defaults_and_patch_count():
             encoder.ff_dim, encoder.dropout) == (16, 8, 16, 4, 3, 128, 0.3)
     assert model.get_layer("head").kernel.shape == (16 * 42, 96)
     assert model.output_shape == (None, 96, 7)
+    # The official run_longExp.py: RevIN without affine weights (--affine 0), nn.Linear's
+    # initialisation in the encoder; --affine 1 gives the per-channel weight and bias.
+    assert not model.get_layer("revin").weights and encoder.torch_init
+    affine = build_patchtst(336, 96, 7, revin_affine=True).get_layer("revin")
+    assert [w.shape for w in affine.weights] == [(7,), (7,)]
 
 
 def test_patchtst_channels_are_independent_and_attention_maps():

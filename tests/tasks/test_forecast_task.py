@@ -81,6 +81,22 @@ def test_dlinear_recipe_follows_the_official_scripts_per_horizon():
     assert (resolved.learning_rate, resolved.batch_size) == (3e-3, 32)  # the settings win
 
 
+def test_patchtst_recipe_follows_the_official_scripts_per_dataset():
+    """scripts/PatchTST/*.sh: type3 on ETTh and weather, OneCycleLR (lradj TST, pct_start 0.4)
+    on ETTm1/ETTm2; d_model 16 on ETTh, 128 elsewhere."""
+    task = get_task("forecast")
+    etth1 = task.resolve_config(ForecastConfig(model="patchtst", dataset="ETTh1"))
+    assert (etth1.lr_schedule, etth1.d_model, etth1.batch_size, etth1.learning_rate) == (
+        "decay90", 16, 128, 1e-4)
+    for dataset in ("ETTm1", "ETTm2"):
+        resolved = task.resolve_config(ForecastConfig(model="patchtst", dataset=dataset))
+        assert (resolved.lr_schedule, resolved.pct_start, resolved.d_model) == ("one_cycle", 0.4, 128)
+    weather = task.resolve_config(ForecastConfig(model="patchtst", dataset="weather"))
+    assert (weather.lr_schedule, weather.d_model) == ("decay90", 128)
+    mine = task.resolve_config(ForecastConfig(model="patchtst", dataset="ETTm1", pct_start=0.2))
+    assert mine.pct_start == 0.2  # the settings win
+
+
 def test_last_value_baseline_is_what_it_says():
     from kerasseq.tasks.forecasting import baseline_forecasts
 
