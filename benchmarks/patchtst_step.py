@@ -30,9 +30,10 @@ Sides (the first argument):
   variants ``eager`` and ``compile`` (``torch.compile`` of forward + loss), each on a fresh
   model. Default: both on CUDA, ``eager`` only on a CPU (``--variants`` overrides).
 
-Both print their parameter counts: 81,934 (Keras) against 81,728 at ``etth1``, 922,762
-against 921,184 at ``weather``, under 0.3 % apart (RevIN's affine pair, 2C, is on the Keras
-side only). One difference is not in the count:
+Both print their parameter counts: 81,920 (Keras) against 81,728 at ``etth1``, 922,720
+against 921,184 at ``weather``, under 0.3 % apart (the figures in RESULTS.md, 81,934 and
+922,762, were measured while kerasseq's RevIN still had its affine pair, 2C, which the
+official PatchTST scripts leave off). One difference is not in the count:
 kerasseq's encoder adds each layer's pre-softmax scores to the next (the official
 ``res_attention=True``); transformers' has no residual attention (one add per layer).
 
