@@ -81,11 +81,12 @@ def build_dlinear(input_length: int, horizon: int, channels: int, targets=None, 
     parts = []
     for part, tensor in (("seasonal", seasonal), ("trend", trend)):
         tensor = ops.transpose(tensor, (0, 2, 1))  # (batch, targets, L)
+        initializers = torch_linear_initializers(input_length)  # fresh objects per layer
         if individual:
             linear = keras.layers.EinsumDense("bcl,clh->bch", (targets, horizon * q), bias_axes="ch",
-                                              name=f"linear_{part}", **torch_linear_initializers(input_length))
+                                              name=f"linear_{part}", **initializers)
         else:
-            linear = keras.layers.Dense(horizon * q, name=f"linear_{part}", **torch_linear_initializers(input_length))
+            linear = keras.layers.Dense(horizon * q, name=f"linear_{part}", **initializers)
         parts.append(linear(tensor))  # (batch, targets, horizon · Q)
     if quantiles:
         y = ops.reshape(parts[0] + parts[1], (-1, targets, horizon, q))
