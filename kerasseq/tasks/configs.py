@@ -154,6 +154,9 @@ class TranslationConfig(RunConfig):
     beam_width: int = param(4, "beam search width for BLEU (1 = greedy)")
     length_penalty: float = param(0.6, "α of GNMT's length penalty in beam search")
     eval_batch_size: int = param(64, "sentences decoded at once in evaluation")
+    max_eval_sentences: int = param(
+        0, "translate only the first N validation and test sentences for BLEU (a quick look, not "
+        "the protocol); 0 translates all 1,014 / 1,000")
 
     def __post_init__(self):
         super().__post_init__()
@@ -161,6 +164,8 @@ class TranslationConfig(RunConfig):
                      "d_model", "num_heads", "intermediate_dim", "beam_width", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.max_eval_sentences < 0:
+            raise UserError(f"--max_eval_sentences must be >= 0 (0: all); got {self.max_eval_sentences}")
         if self.vocabulary_size < 300:
             raise UserError(f"--vocabulary_size must be >= 300 (4 special and 256 byte pieces "
                             f"plus subwords); got {self.vocabulary_size}")

@@ -107,7 +107,13 @@ class TranslationTask(Task):
 
         pairs = load_multi30k(split, run.config.data_dir, run.config.download)
         label = "greedy" if translator.beam_width == 1 else f"beam {translator.beam_width}"
-        print(f"Translating {split} ({len(pairs)} sentences, {label}) ...")
+        limit = run.config.max_eval_sentences
+        if 0 < limit < len(pairs):
+            print(f"Translating the first {limit} of {split}'s {len(pairs)} sentences ({label}; "
+                  "--max_eval_sentences: not the protocol's BLEU) ...")
+            pairs = pairs[:limit]
+        else:
+            print(f"Translating {split} ({len(pairs)} sentences, {label}) ...")
         hypotheses = self.translate(run, translator, [p[0] for p in pairs], progress=split)
         references = [p[1] for p in pairs]
         bleu = sacrebleu.corpus_bleu(hypotheses, [references])
@@ -115,7 +121,7 @@ class TranslationTask(Task):
         if write_to is not None:
             write_to.write_text("".join(f"{h}\n" for h in hypotheses), encoding="utf-8")
         return {"bleu": bleu.score, "chrf": chrf.score, "signature": str(bleu.format(signature=True)),
-                "hypotheses": hypotheses}
+                "hypotheses": hypotheses, "sentences": len(pairs)}
 
     # -- evaluation and pictures ----------------------------------------------------------
 
@@ -125,7 +131,7 @@ class TranslationTask(Task):
         beam = self.bleu(run, self.translator(run, model), "test",
                          write_to=run.artifacts / "test_translations.txt")
         print(f"test BLEU {beam['bleu']:.2f} ({beam['signature']})")
-        metrics.update(test_bleu=beam["bleu"], test_chrf=beam["chrf"])
+        metrics.update(test_bleu=beam["bleu"], test_chrf=beam["chrf"], test_sentences=beam["sentences"])
         if run.config.beam_width > 1:
             greedy = self.bleu(run, self.translator(run, model, beam_width=1), "test")
             metrics["test_bleu_greedy"] = greedy["bleu"]

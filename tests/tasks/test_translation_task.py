@@ -13,7 +13,7 @@ from conftest import run_cli
 TINY = ["--epochs", "1", "--steps_per_epoch", "200", "--vocabulary_size", "1000", "--batch_size", "32",
         "--embedding_dim", "32", "--units", "64", "--d_model", "64", "--num_heads", "2",
         "--intermediate_dim", "64", "--num_layers", "1", "--beam_width", "2",
-        "--eval_batch_size", "250"]
+        "--eval_batch_size", "250", "--max_eval_sentences", "150"]
 
 
 SERVED = "transformer"  # the run `mlflow models serve` serves (once is enough)
@@ -47,7 +47,9 @@ def test_short_run_reports_bleu_perplexity_and_plots(translation_run):
     assert 0 <= metrics["test_bleu"] <= 100 and 0 <= metrics["test_bleu_greedy"] <= 100
     assert metrics["test_chrf"] > 5
     translations = (run / "artifacts" / "test_translations.txt").read_text(encoding="utf-8")
-    assert len(translations.splitlines()) == 1000
+    # --max_eval_sentences: the first 150 of the 1,000 test sentences, said so in the output.
+    assert len(translations.splitlines()) == metrics["test_sentences"] == 150
+    assert "Translating the first 150 of test's 1000 sentences (beam 2;" in out
     assert all((run / "artifacts" / f"alignment_{k}.png").stat().st_size > 1000 for k in range(3))
     assert (run / "spm.en.model").is_file() and (run / "spm.de.model").is_file()
     state = json.loads((run / "checkpoint" / "state.json").read_text())
