@@ -55,8 +55,8 @@ demo: install
 	@echo "Full run (README):  $(BIN)/kerasseq train charlm"
 
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests notebooks --nbmake
-	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20 $(JAX_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 tests notebooks --nbmake
+	KERAS_BACKEND=jax KERASSEQ_TEST_NO_TENSORFLOW=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20 $(JAX_TESTS)
 
 clean:
 	rm -rf $(VENV) runs mlflow.db mlruns mlartifacts

@@ -124,3 +124,29 @@ def tiny_run(tmp_path_factory, data_dir) -> Path:
     work = tmp_path_factory.mktemp("tiny_run")
     run_cli(["train", "charlm", *TINY], cwd=work, env={"MLFLOW_TRACKING_URI": ""})
     return work
+
+
+# The files with the longest end-to-end runs, longest first (worker seconds of the CI suite,
+# measured 2026-12-02). `make test` runs pytest-xdist with `--dist loadfile
+# --no-loadscope-reorder`, so files are handed out in this order: the long ones start first
+# and the two workers finish together, instead of one idling while the other works through
+# a long file it picked up last. Files not listed keep pytest's order after them.
+HEAVY_FIRST = [
+    "tests/tasks/test_ner_task.py", "tests/tasks/test_detection_task.py", "tests/test_cli.py",
+    "tests/tasks/test_translation_task.py", "tests/tasks/test_image_classification_task.py",
+    "tests/test_distributed.py", "tests/tasks/test_nowcast_task.py", "tests/tasks/test_pixelcnn_task.py",
+    "tests/tasks/test_forecast_task.py", "tests/tasks/test_captioning_task.py", "tests/test_training.py",
+    "tests/tasks/test_mr_task.py", "tests/test_tracking.py", "tests/tasks/test_trajectories_task.py",
+    "tests/test_tune.py", "notebooks/detr_digits.ipynb", "tests/test_mlproject.py",
+    "tests/tasks/test_treebank_task.py", "tests/models/test_detr_model.py",
+    "tests/data/test_image_pydataset.py", "notebooks/charlm.ipynb", "tests/test_export.py",
+    "tests/tasks/test_vqa_task.py", "tests/diagnostics/test_gradients.py",
+    "notebooks/recurrent_diagnostics.ipynb", "notebooks/captioning_attention.ipynb",
+    "tests/diagnostics/test_cells.py", "tests/tasks/test_handwriting_task.py", "notebooks/trajectories.ipynb",
+    "tests/models/test_captioning_models.py", "tests/tasks/test_handwriting_synthesis_task.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: k for k, path in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
