@@ -125,3 +125,12 @@ def test_bad_settings_are_clear_errors(tmp_path):
     result = run_cli(["train", "translation", "--d_model", "30", "--num_heads", "4"], cwd=tmp_path,
                      check=False)
     assert result.returncode == 2 and "--d_model (30) must be divisible by --num_heads (4)" in result.stderr
+
+
+def test_max_eval_sentences_must_not_be_negative():
+    from kerasseq.errors import UserError
+    from kerasseq.tasks.configs import TranslationConfig
+
+    assert TranslationConfig().max_eval_sentences == 0  # the protocol: every sentence
+    with pytest.raises(UserError, match=r"--max_eval_sentences must be >= 0 \(0: all\); got -1"):
+        TranslationConfig(max_eval_sentences=-1)
