@@ -55,13 +55,76 @@ TINY = ["--epochs", "2", "--units", "32", "--depth", "1", "--embedding_dim", "16
         "--batch_size", "8", "--seq_len", "32", "--max_chars", "20000", "--sample_chars", "40"]
 
 
-def run_cli(args, cwd, env=None, check=True, timeout=600) -> subprocess.CompletedProcess:
-    """Run ``kerasseq ARGS`` in a fresh interpreter (as a user would)."""
+_STORE_TEMPLATE = []
+
+
+def _seed_sqlite_store(uri: str, cwd) -> None:
+    """Copy an empty, already migrated MLflow SQLite store to the file of ``uri`` if there is
+    none: a new store runs every one of MLflow's schema migrations first (about 3 s), and the
+    suite's tiny runs would each pay that. ``uri`` other than a SQLite file: nothing."""
+    import shutil
+    import tempfile
+
+    if not uri.startswith("sqlite:///"):
+        return
+    target = Path(cwd) / uri[len("sqlite:///"):]  # an absolute path stays absolute
+    if target.exists():
+        return
+    if not _STORE_TEMPLATE:
+        from mlflow.tracking import MlflowClient
+
+        template = Path(tempfile.mkdtemp(prefix="kerasseq-mlflow-")) / "mlflow.db"
+        MlflowClient(f"sqlite:///{template}").search_experiments()  # creates and migrates it
+        _STORE_TEMPLATE.append(template)
+    shutil.copyfile(_STORE_TEMPLATE[0], target)
+
+
+def run_cli(args, cwd, env=None, check=True, timeout=600, seed_store=True) -> subprocess.CompletedProcess:
+    """Run ``kerasseq ARGS`` in a fresh interpreter (as a user would). A ``train`` or
+    ``gradients`` that tracks to a new SQLite store (the default ``sqlite:///mlflow.db`` in
+    ``cwd``, or the one of ``MLFLOW_TRACKING_URI``) finds it migrated already, unless
+    ``seed_store`` is false."""
     full_env = {**os.environ, **(env or {})}
+    if seed_store and args and args[0] in ("train", "gradients") and "--no_tracking" not in args:
+        _seed_sqlite_store(full_env.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db", cwd)
     result = subprocess.run([sys.executable, "-m", "kerasseq.cli", *args], cwd=cwd, env=full_env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"kerasseq {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def call_cli(args, cwd, env=None, check=True) -> subprocess.CompletedProcess:
+    """Run ``kerasseq ARGS`` in this process (``kerasseq.cli.main``, what the ``kerasseq``
+    script calls), with ``cwd`` and ``env`` applied for the call and stdout/stderr captured.
+
+    For the commands on a trained run whose test is not about a fresh interpreter (sample,
+    evaluate, export, their errors): it saves the seconds a new interpreter spends importing
+    TensorFlow and Keras and loading the model's code. Not for tracked commands: MLflow's
+    tracking URI is global to a process (``run_cli`` runs those)."""
+    import contextlib
+    import io
+
+    from kerasseq.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    try:
+        os.environ.update(env or {})
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: --help, or a usage error
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    result = subprocess.CompletedProcess(["kerasseq", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"kerasseq {' '.join(map(str, args))} failed ({code}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
 
@@ -122,7 +185,8 @@ def tiny_run(tmp_path_factory, data_dir) -> Path:
     store inside its own working directory. Returns that working directory; the run folder
     is ``runs/charlm`` under it."""
     work = tmp_path_factory.mktemp("tiny_run")
-    run_cli(["train", "charlm", *TINY], cwd=work, env={"MLFLOW_TRACKING_URI": ""})
+    # The default store is created by the run itself (tests/test_tracking.py checks it).
+    run_cli(["train", "charlm", *TINY], cwd=work, env={"MLFLOW_TRACKING_URI": ""}, seed_store=False)
     return work
 
 
@@ -148,5 +212,31 @@ HEAVY_FIRST = [
 
 
 def pytest_collection_modifyitems(config, items):
+    strays = {item.nodeid.split("::")[0] for item in items if "tiny_run" in getattr(item, "fixturenames", ())}
+    if strays - set(TINY_RUN_FILES):
+        raise pytest.UsageError(f"tests/conftest.py: add {sorted(strays - set(TINY_RUN_FILES))} to "
+                                "TINY_RUN_FILES (they use tiny_run)")
     rank = {path: k for k, path in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
+
+
+# The files that use the session fixture `tiny_run`. pytest-xdist gives each worker its own
+# session, so files of one fixture spread over both workers trained it twice; one scheduling
+# scope keeps them on one worker, which trains it once.
+TINY_RUN_FILES = ("tests/test_cli.py", "tests/test_tracking.py", "tests/test_export.py",
+                  "tests/test_serving.py", "tests/diagnostics/test_cells.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the ``tiny_run`` files in one scope (other modes unchanged)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class TinyRunFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::")[0]
+            return "tiny_run" if path in TINY_RUN_FILES else path
+
+    return TinyRunFilesTogether(config, log)

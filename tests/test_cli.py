@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from conftest import run_cli
+from conftest import call_cli, run_cli
 
 
 def test_help_lists_tasks_and_parameters_with_defaults(tmp_path):
@@ -64,19 +64,21 @@ def test_sample_evaluate_and_prompt_errors(tiny_run):
                    "--top_k", "5", "--seed", "1"], cwd=tiny_run).stdout
     text = out.rstrip("\n")
     assert text.startswith("ROMEO:") and len(text) == 56
-    again = run_cli(["sample", "charlm", "--prompt", "ROMEO:", "--length", "50", "--temperature", "0.7",
+    # The rest in this process (kerasseq.cli.main): the entry point is the same, the
+    # interpreter's start-up is not what they test.
+    again = call_cli(["sample", "charlm", "--prompt", "ROMEO:", "--length", "50", "--temperature", "0.7",
                      "--top_k", "5", "--seed", "1"], cwd=tiny_run).stdout
     assert again == out  # seeded sampling is reproducible
-    bad = run_cli(["sample", "charlm", "--prompt", "ROMEO: ¿qué?"], cwd=tiny_run, check=False)
+    bad = call_cli(["sample", "charlm", "--prompt", "ROMEO: ¿qué?"], cwd=tiny_run, check=False)
     assert bad.returncode == 2 and "outside the model's vocabulary: '¿é'" in bad.stderr
-    bad_t = run_cli(["sample", "charlm", "--temperature", "0"], cwd=tiny_run, check=False)
+    bad_t = call_cli(["sample", "charlm", "--temperature", "0"], cwd=tiny_run, check=False)
     assert bad_t.returncode == 2 and "--temperature must be > 0" in bad_t.stderr
-    metrics = run_cli(["evaluate", "charlm", "--no_tracking"], cwd=tiny_run).stdout
+    metrics = call_cli(["evaluate", "charlm", "--no_tracking"], cwd=tiny_run).stdout
     assert "val_loss_nats:" in metrics and "val_bits_per_char:" in metrics
 
 
 def test_export_command_writes_both_formats(tiny_run, tmp_path):
-    run_cli(["export", "charlm", "--out", str(tmp_path / "exp")], cwd=tiny_run)
+    call_cli(["export", "charlm", "--out", str(tmp_path / "exp")], cwd=tiny_run)
     assert (tmp_path / "exp" / "model.keras").is_file()
     assert (tmp_path / "exp" / "saved_model" / "saved_model.pb").is_file()
 
@@ -87,12 +89,12 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_run, tmp_path):
     run = tmp_path / "runs" / "charlm"
     shutil.copytree(tiny_run / "runs" / "charlm", run)
     (run / "checkpoint" / "model.keras").write_bytes(b"not a zip file")
-    result = run_cli(["sample", "charlm"], cwd=tmp_path, check=False)
+    result = call_cli(["sample", "charlm"], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "checkpoint/model.keras is corrupt" in result.stderr
     assert not zipfile.is_zipfile(run / "checkpoint" / "model.keras")
     (run / "checkpoint" / "state.json").write_text("{not json")
-    result = run_cli(["train", "charlm", "--epochs", "3"], cwd=tmp_path, check=False)
+    result = call_cli(["train", "charlm", "--epochs", "3"], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "state.json is unreadable or corrupt" in result.stderr
 
 
@@ -100,7 +102,7 @@ def test_resuming_with_other_settings_is_refused(tiny_run, tmp_path):
     import shutil
 
     shutil.copytree(tiny_run / "runs", tmp_path / "runs")
-    result = run_cli(["train", "charlm", "--units", "64"], cwd=tmp_path, check=False)
+    result = call_cli(["train", "charlm", "--units", "64"], cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert "units: 32 in the run, 64 now" in result.stderr and "--restart" in result.stderr
 

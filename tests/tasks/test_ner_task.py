@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import call_cli, run_cli
 
 TINY_NER = ["--epochs", "2", "--steps_per_epoch", "60", "--batch_size", "32", "--word_dim", "32",
             "--char_dim", "16", "--char_units", "16", "--units", "32", "--learning_rate", "0.01",
@@ -166,7 +166,7 @@ def test_ensemble_of_a_run_and_its_copy_scores_as_the_run(ner_run, tmp_path):
     run_dir = work / "runs" / "ner"
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    out = run_cli(["evaluate", "ner", "--run_dir", str(run_dir), "--ensemble", str(copy)], cwd=work).stdout
+    out = call_cli(["evaluate", "ner", "--run_dir", str(run_dir), "--ensemble", str(copy)], cwd=work).stdout
     assert f"ensemble of 2 runs: {run_dir}, {copy}" in out
     scores = {line.split(": ")[0]: float(line.split(": ")[1])
               for line in out.splitlines() if line.startswith("ensemble_test_")}
@@ -177,7 +177,7 @@ def test_ensemble_of_a_run_and_its_copy_scores_as_the_run(ner_run, tmp_path):
         return  # the argument errors below are the same for both runs
     for ensemble, message in ((str(tmp_path / "none"), f"--ensemble: no trained run in {tmp_path / 'none'}"),
                               ("runs/ner/", "--ensemble needs other run folders than --run_dir")):
-        result = run_cli(["evaluate", "ner", "--ensemble", ensemble], cwd=work, check=False)
+        result = call_cli(["evaluate", "ner", "--ensemble", ensemble], cwd=work, check=False)
         assert result.returncode == 2 and message in result.stderr, result.stderr
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import call_cli, run_cli
 
 TINY = ["--epochs", "1", "--steps_per_epoch", "200", "--vocabulary_size", "1000", "--batch_size", "32",
         "--embedding_dim", "32", "--units", "64", "--d_model", "64", "--num_heads", "2",
@@ -78,7 +78,7 @@ def test_saved_model_translates_strings_like_the_cli(translation_run):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
-    cli = run_cli(["sample", "translation", "--prompt", "\\n".join(SENTENCES)], cwd=work).stdout
+    cli = call_cli(["sample", "translation", "--prompt", "\\n".join(SENTENCES)], cwd=work).stdout
     assert served == cli.rstrip("\n").split("\n")[-2:]
     assert any(served)
 
