@@ -111,7 +111,7 @@ def test_gradients_command_trains_measures_and_tracks(tmp_path):
     from mlflow.tracking import MlflowClient
 
     result = run_cli(["gradients", "--out", "grad", "--cells", "rnn,gru", "--steps", "2", "--units", "8",
-                      "--seq_len", "20", "--batch_size", "8"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""})
+                      "--seq_len", "20", "--batch_size", "32"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""})
     assert "after_training    gru    ‖∂L/∂h‖ 19 steps back / at the loss:" in result.stdout
     assert (tmp_path / "grad" / "gradient_flow.png").stat().st_size > 10000
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -145,9 +145,12 @@ class TranslationTask(Task):
         pairs = load_multi30k("test", run.config.data_dir, run.config.download)
         chosen = [p[0] for p in pairs if 6 <= len(p[0].split()) <= 12][:ALIGNMENT_SENTENCES]
         translator = self.translator(run, model, beam_width=1)
-        for k, sentence in enumerate(chosen):
-            source = run.source_tokenizer.encode(sentence)
-            target = strip_eos(translator.translate_ids(np.asarray([source], np.int32))[0])
+        sources = [run.source_tokenizer.encode(sentence) for sentence in chosen]
+        batch = np.zeros((len(sources), max(map(len, sources), default=1)), np.int32)  # one compile
+        for row, source in zip(batch, sources):
+            row[:len(source)] = source
+        targets = [strip_eos(ids) for ids in translator.translate_ids(batch)]
+        for k, (sentence, source, target) in enumerate(zip(chosen, sources, targets)):
             weights = translator.alignment(source, target)
             plot_alignment(weights, [run.source_tokenizer.id_to_token(i) for i in source],
                            [run.target_tokenizer.id_to_token(i) for i in target] + ["</s>"],
