@@ -41,7 +41,10 @@ class Tracker:
         import mlflow
 
         self._mlflow = mlflow
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
+        # A store the user chose wins: MLFLOW_TRACKING_URI, or mlflow.set_tracking_uri in
+        # their own program (a notebook pointed at the team server). Otherwise the embedded
+        # SQLite store in the working folder.
+        if not mlflow.is_tracking_uri_set():
             mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
         # A child goes to its parent's experiment, also when the parent was reopened by id
         # (which sets no experiment: the child would land in "Default").

@@ -41,6 +41,15 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no accelerator plugins probed o
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
                       "--xla_cpu_use_fusion_emitters=false")
 
+# One TensorFlow thread per pool in each test process: two workers (and the CLI runs they
+# start) share the CI machine's 2 cores, and tiny models gain nothing from more threads, only
+# contention (a tiny character LM and a tiny translation run at once, four times each way on
+# 2026-12-02: 60.3, 48.8, 47.1, 44.8 s with TensorFlow's default pools; 40.7, 45.9, 42.5,
+# 44.6 s with one thread each). Inherited by the subprocesses and notebook kernels.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
 @pytest.fixture(autouse=True)
 def _no_active_mlflow_experiment(monkeypatch):
     """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID into this process's environment;

@@ -151,3 +151,23 @@ def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_
         assert run.info.run_name == "resumed"
     finally:
         mlflow.end_run()
+
+
+def test_a_store_set_in_the_users_program_is_where_runs_go(tmp_path, monkeypatch):
+    """A notebook that calls ``mlflow.set_tracking_uri`` (no MLFLOW_TRACKING_URI) logs its
+    kerasseq runs there, not to the default ``mlflow.db`` of the working folder."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    from kerasseq.tracking import Tracker
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)  # restored after the test
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'team.db'}")
+    tracker = Tracker().start("charlm", "from a notebook")
+    tracker.end()
+    assert not (tmp_path / "mlflow.db").exists()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'team.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("charlm").experiment_id])
+    assert run.info.run_name == "from a notebook" and run.info.status == "FINISHED"
