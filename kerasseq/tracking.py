@@ -41,11 +41,7 @@ class Tracker:
         import mlflow
 
         self._mlflow = mlflow
-        # A store the user chose wins: MLFLOW_TRACKING_URI, or mlflow.set_tracking_uri in
-        # their own program (a notebook pointed at the team server). Otherwise the embedded
-        # SQLite store in the working folder.
-        if not mlflow.is_tracking_uri_set():
-            mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
+        _use_chosen_store(mlflow)
         # A child goes to its parent's experiment, also when the parent was reopened by id
         # (which sets no experiment: the child would land in "Default").
         parent = mlflow.active_run() if nested else None
@@ -186,12 +182,20 @@ def _log_endpoint_model(saved_model: Path, endpoint: dict) -> None:
     )
 
 
+def _use_chosen_store(mlflow) -> None:
+    """Point MLflow at the store the user chose: ``mlflow.set_tracking_uri`` in their own
+    program (a notebook pointed at the team server), else ``MLFLOW_TRACKING_URI``; only when
+    neither is set, the embedded SQLite store in the working folder."""
+    if not mlflow.is_tracking_uri_set():
+        mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
+
+
 def register_run_model(run_id: str | None, name: str, endpoint: dict | None = None,
                        saved_model: Path | None = None):
     """Register the model the MLflow run ``run_id`` logged as a new version of the registered
-    model ``name`` (created if new), in the tracking store of ``MLFLOW_TRACKING_URI`` (default
-    ``sqlite:///mlflow.db``): its pyfunc model ``serving`` where it has one, else its Keras
-    ``model``. A run without ``serving`` whose task serves a SavedModel ``endpoint`` (a run
+    model ``name`` (created if new), in the store runs are tracked in (the user's
+    ``mlflow.set_tracking_uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``):
+    its pyfunc model ``serving`` where it has one, else its Keras ``model``. A run without ``serving`` whose task serves a SavedModel ``endpoint`` (a run
     trained on JAX exports its SavedModel later) gets it logged now from ``saved_model``.
     Returns the ``ModelVersion``; it loads by ``models:/NAME/VERSION``."""
     import mlflow
@@ -200,8 +204,7 @@ def register_run_model(run_id: str | None, name: str, endpoint: dict | None = No
 
     if not run_id:
         raise UserError("this run has no MLflow run (trained with --no_tracking): nothing to register")
-    # Set, not only read: an earlier set_tracking_uri in this process would win over the variable.
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    _use_chosen_store(mlflow)
     if not _run_exists(mlflow, run_id):
         raise UserError(f"MLflow run {run_id} is not in the tracking store {mlflow.get_tracking_uri()}; "
                         "set MLFLOW_TRACKING_URI to the store the run was trained with")

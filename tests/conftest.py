@@ -59,6 +59,28 @@ def _no_active_mlflow_experiment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_process_wide_tracking_uri(monkeypatch):
+    """Every test starts with no ``mlflow.set_tracking_uri`` in effect: a URI set in-process
+    wins over MLFLOW_TRACKING_URI (as kerasseq lets a user's own choice win), so one set by an
+    earlier test would send this test's runs and registrations to that test's store.
+    ``set_tracking_uri`` also exports MLFLOW_TRACKING_URI to this process's environment (and so
+    to the subprocesses of later tests): that is restored after the test too."""
+    def unset():
+        utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+        if utils is not None:
+            utils._tracking_uri = None
+
+    unset()
+    if "MLFLOW_TRACKING_URI" in os.environ:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
+    else:  # recorded as absent, so deleted again after the test
+        monkeypatch.setitem(os.environ, "MLFLOW_TRACKING_URI", "")
+        monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    yield
+    unset()
+
+
 # Settings of the tiny real-data run the CLI, export and tracking tests share.
 TINY = ["--epochs", "2", "--units", "32", "--depth", "1", "--embedding_dim", "16",
         "--batch_size", "8", "--seq_len", "32", "--max_chars", "20000", "--sample_chars", "40"]

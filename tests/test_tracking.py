@@ -142,7 +142,6 @@ def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_
     uri = f"sqlite:///{tmp_path / 'other.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)  # earlier tests set the process-wide URI, which wins over the env
     tracker = Tracker().start("charlm", "resumed", run_id="0123456789abcdef0123456789abcdef")
     try:
         run = mlflow.get_run(tracker.run_id)
@@ -155,14 +154,13 @@ def test_resuming_with_a_run_missing_from_the_store_starts_a_new_tagged_run(tmp_
 
 def test_a_store_set_in_the_users_program_is_where_runs_go(tmp_path, monkeypatch):
     """A notebook that calls ``mlflow.set_tracking_uri`` (no MLFLOW_TRACKING_URI) logs its
-    kerasseq runs there, not to the default ``mlflow.db`` of the working folder."""
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    from kerasseq.tracking import Tracker
+    kerasseq runs there, not to the default ``mlflow.db`` of the working folder, and
+    registers models from there."""
+    from kerasseq.errors import UserError
+    from kerasseq.tracking import Tracker, register_run_model
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)  # restored after the test
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'team.db'}")
     tracker = Tracker().start("charlm", "from a notebook")
@@ -171,3 +169,7 @@ def test_a_store_set_in_the_users_program_is_where_runs_go(tmp_path, monkeypatch
     client = MlflowClient(f"sqlite:///{tmp_path / 'team.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("charlm").experiment_id])
     assert run.info.run_name == "from a notebook" and run.info.status == "FINISHED"
+    # Found in the user's store (elsewhere: "not in the tracking store"); it logged no model.
+    with pytest.raises(UserError, match="logged no model to register"):
+        register_run_model(tracker.run_id, "lm")
+    assert not (tmp_path / "mlflow.db").exists()
