@@ -80,8 +80,9 @@ NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "cls_token", "pos_embed", "position"
 
 
 def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam (AdamW when the config has a ``weight_decay``) with the configured schedule and
-    global-norm gradient clipping.
+    """Adam (AdamW when the config has a ``weight_decay``; Graves' RMSProp when its
+    ``optimizer`` is ``"rmsprop"``) with the configured schedule and global-norm gradient
+    clipping.
 
     The cosine schedule is a function of the optimizer's step count, which the checkpoint
     keeps, so a resumed run continues on the same curve.
@@ -123,6 +124,11 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         learning_rate = keras.optimizers.schedules.CosineDecay(
             0.0 if warmup else config.learning_rate, decay_steps=total - warmup, alpha=0.0,
             warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+    if getattr(config, "optimizer", "adam") == "rmsprop":
+        # Graves 2013's RMSProp (section 4): centred (the running mean gradient squared is
+        # taken from the running mean square), decay 0.95, momentum 0.9, 1e-4 inside the root.
+        return keras.optimizers.RMSprop(learning_rate, rho=0.95, momentum=0.9, epsilon=1e-4,
+                                        centered=True, **common)
     weight_decay = getattr(config, "weight_decay", 0.0)
     if weight_decay:
         optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **common)

@@ -116,3 +116,29 @@ def test_one_cycle_is_torchs_one_cycle_lr():
     assert OneCycle.from_config(schedule.get_config()).get_config() == schedule.get_config()
     with pytest.raises(ValueError, match="pct_start"):
         OneCycle(1e-3, 100, pct_start=1.0)
+
+
+def test_rmsprop_is_graves_2013():
+    """``optimizer="rmsprop"``: Graves' RMSProp (2013, section 4) step by step in NumPy:
+    n = ℵn + (1−ℵ)ε², g = ℵg + (1−ℵ)ε, Δ = ℶΔ − ג ε / √(n − g² + ℷ), w = w + Δ with
+    ℵ = 0.95, ℶ = 0.9, ℷ = 1e-4 and ג the learning rate."""
+    from types import SimpleNamespace
+
+    from kerasseq.training import make_optimizer
+
+    config = SimpleNamespace(learning_rate=1e-4, lr_schedule="constant", clipnorm=0.0, epochs=1,
+                             optimizer="rmsprop")
+    optimizer = make_optimizer(config, steps_per_epoch=10)
+    assert isinstance(optimizer, keras.optimizers.RMSprop)
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(3, 2))
+    variable = keras.Variable(w.astype("float32"))
+    n, g, delta = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for _ in range(4):
+        grad = rng.normal(size=w.shape)
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(grad.astype("float32")), variable)])
+        n = 0.95 * n + 0.05 * grad ** 2
+        g = 0.95 * g + 0.05 * grad
+        delta = 0.9 * delta - 1e-4 * grad / np.sqrt(n - g ** 2 + 1e-4)
+        w = w + delta
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), w, rtol=1e-5, atol=1e-7)

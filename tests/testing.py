@@ -8,6 +8,22 @@ import keras
 import numpy as np
 
 
+def gradients(fn, *args):
+    """d fn(*args) / d args by the backend's autodiff, compiled on JAX (``fn`` returns a
+    scalar)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(jax.grad(fn, argnums=tuple(range(len(args)))))(*args)
+    import tensorflow as tf
+
+    args = [tf.convert_to_tensor(a) for a in args]
+    with tf.GradientTape() as tape:
+        tape.watch(args)
+        value = fn(*args)
+    return tape.gradient(value, args)
+
+
 def _numpy(tree):
     return keras.tree.map_structure(keras.ops.convert_to_numpy, tree)
 

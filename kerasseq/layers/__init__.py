@@ -39,6 +39,7 @@ from kerasseq.layers.word_detector import WordDetectionLoss
 from kerasseq.layers.vqa import ImageAsWords
 from kerasseq.layers.video import PerFrame
 from kerasseq.layers.mixture_density import MixtureDensityHead
+from kerasseq.layers.derivative_clipping import DerivativeClippedLSTMCell, GradientClip, clip_gradient
 from kerasseq.layers.soft_window import SoftWindow, SoftWindowLSTM, one_hot_characters, window_weights
 from kerasseq.layers.pixelcnn import GatedPixelCNNBlock, MaskedConv2D, color_groups, pixelcnn_mask
 from kerasseq.layers.pixelrnn import DiagonalBiLSTM, RowLSTM

@@ -6,6 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasseq.layers.derivative_clipping import DerivativeClippedLSTMCell
+
 
 def one_hot_characters(characters, vocabulary_size: int):
     """float32 ``(batch, U, V)`` one-hot rows of int ids ``(batch, U)``; id 0 (padding) gives
@@ -128,6 +130,9 @@ class SoftWindowLSTM(keras.layers.Layer):
         vocabulary_size: ``V``: character ids are ``1 .. V − 1``.
         num_components: the window's ``K`` (Graves: 10).
         kappa_bias_init: :class:`SoftWindow`'s.
+        derivative_clip: clip the loss derivatives with respect to the LSTM's gate inputs to
+            ``±`` this at every step (Graves: 10; :class:`kerasseq.layers.DerivativeClippedLSTMCell`);
+            ``None``: a plain ``keras.layers.LSTMCell``.
         **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
@@ -139,7 +144,8 @@ class SoftWindowLSTM(keras.layers.Layer):
         section 5.1, Figure 12.
     """
 
-    def __init__(self, units, vocabulary_size, num_components=10, kappa_bias_init=-3.0, **kwargs):
+    def __init__(self, units, vocabulary_size, num_components=10, kappa_bias_init=-3.0,
+                 derivative_clip=None, **kwargs):
         super().__init__(**kwargs)
         for name, value, low in (("units", units, 1), ("vocabulary_size", vocabulary_size, 2)):
             if int(value) != value or value < low:
@@ -148,10 +154,15 @@ class SoftWindowLSTM(keras.layers.Layer):
         self.vocabulary_size = int(vocabulary_size)
         self.num_components = int(num_components)
         self.kappa_bias_init = float(kappa_bias_init)
+        self.derivative_clip = float(derivative_clip) if derivative_clip else None
 
     def build(self, input_shape):
         strokes_shape, _ = input_shape
-        self.cell = keras.layers.LSTMCell(self.units, dtype=self.dtype_policy, name="lstm_cell")
+        if self.derivative_clip:
+            self.cell = DerivativeClippedLSTMCell(self.units, self.derivative_clip,
+                                                  dtype=self.dtype_policy, name="lstm_cell")
+        else:
+            self.cell = keras.layers.LSTMCell(self.units, dtype=self.dtype_policy, name="lstm_cell")
         self.cell.build((strokes_shape[0], strokes_shape[-1] + self.vocabulary_size))
         self.window = SoftWindow(self.num_components, self.kappa_bias_init, dtype=self.dtype_policy,
                                  name="soft_window")
@@ -197,4 +208,5 @@ class SoftWindowLSTM(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "vocabulary_size": self.vocabulary_size,
-                "num_components": self.num_components, "kappa_bias_init": self.kappa_bias_init}
+                "num_components": self.num_components, "kappa_bias_init": self.kappa_bias_init,
+                "derivative_clip": self.derivative_clip}

@@ -7,11 +7,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasseq.layers.derivative_clipping import DerivativeClippedLSTMCell, GradientClip
 from kerasseq.layers.mixture_density import MixtureDensityHead
 
 
 def build_handwriting_predictor(num_layers: int = 3, units: int = 400, num_components: int = 20,
-                                skip_connections: bool = True, name: str = "handwriting_predictor"):
+                                skip_connections: bool = True, lstm_derivative_clip: float | None = None,
+                                output_derivative_clip: float | None = None,
+                                name: str = "handwriting_predictor"):
     """The prediction network of Graves 2013, section 4: pen points in, the mixture density
     over the next point out.
 
@@ -27,6 +30,11 @@ def build_handwriting_predictor(num_layers: int = 3, units: int = 400, num_compo
         units: LSTM width (Graves: 400).
         num_components: ``M``, Gaussians of the mixture (Graves: 20).
         skip_connections: Graves' skip connections (see above).
+        lstm_derivative_clip: clip the loss derivatives with respect to the LSTM gate inputs
+            to ``±`` this at every step (Graves: 10; :class:`kerasseq.layers.DerivativeClippedLSTMCell`);
+            ``None``: plain ``keras.layers.LSTM`` layers.
+        output_derivative_clip: clip the loss derivatives with respect to the raw mixture
+            outputs to ``±`` this (Graves: 100; :class:`kerasseq.layers.GradientClip`).
         name: the model's name.
 
     Returns:
@@ -54,14 +62,26 @@ def build_handwriting_predictor(num_layers: int = 3, units: int = 400, num_compo
             inputs = keras.layers.Concatenate(name=f"skip_input_{n}")([strokes, previous])
         else:
             inputs = previous
-        previous = keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{n}")(inputs)
+        previous = lstm_layer(units, lstm_derivative_clip, name=f"lstm_{n}")(inputs)
         outputs.append(previous)  # (batch, time, units)
     if skip_connections and num_layers > 1:
         hidden = keras.layers.Concatenate(name="skip_output")(outputs)  # (batch, time, L · units)
     else:
         hidden = outputs[-1]
     y_hat = MixtureDensityHead(num_components, name="mixture_density")(hidden)
+    if output_derivative_clip:
+        y_hat = GradientClip(output_derivative_clip, name="output_derivative_clip")(y_hat)
     return keras.Model(strokes, y_hat, name=name)
+
+
+def lstm_layer(units: int, derivative_clip: float | None = None, name: str | None = None):
+    """A sequence-returning LSTM layer: ``keras.layers.LSTM``, or with ``derivative_clip`` a
+    ``keras.layers.RNN`` over :class:`kerasseq.layers.DerivativeClippedLSTMCell` (the same
+    weights and forward pass; Graves' clipped backward pass)."""
+    if derivative_clip:
+        return keras.layers.RNN(DerivativeClippedLSTMCell(units, derivative_clip),
+                                return_sequences=True, name=name)
+    return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
 def _structure(model):
@@ -77,8 +97,8 @@ def _structure(model):
     if not layers:
         raise ValueError(f"Expected a model of build_handwriting_predictor (layers lstm_1 ...). "
                          f"Received: model.name={model.name!r}")
-    input_skip = len(layers) > 1 and layers[1].cell.kernel.shape[0] == 3 + layers[0].units
-    output_skip = head.dense.kernel.shape[0] == sum(layer.units for layer in layers) and len(layers) > 1
+    input_skip = len(layers) > 1 and layers[1].cell.kernel.shape[0] == 3 + layers[0].cell.units
+    output_skip = head.dense.kernel.shape[0] == sum(layer.cell.units for layer in layers) and len(layers) > 1
     return layers, head, input_skip, output_skip
 
 
@@ -119,7 +139,7 @@ def handwriting_sampler(model):
     def sample(noise, bias):
         noise = ops.cast(noise, "float32")
         count, steps = ops.shape(noise)[0], ops.shape(noise)[1]
-        states = [[ops.zeros((count, layer.units)), ops.zeros((count, layer.units))] for layer in layers]
+        states = [[ops.zeros((count, layer.cell.units)), ops.zeros((count, layer.cell.units))] for layer in layers]
         points = ops.zeros((count, steps, 3))
 
         def body(i, carry):

@@ -8,13 +8,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasseq.layers.derivative_clipping import GradientClip
 from kerasseq.layers.mixture_density import MixtureDensityHead
 from kerasseq.layers.soft_window import SoftWindowLSTM, one_hot_characters
+from kerasseq.models.handwriting import lstm_layer
 
 
 def build_handwriting_synthesizer(vocabulary_size: int, num_layers: int = 3, units: int = 400,
                                   num_components: int = 20, window_components: int = 10,
                                   kappa_bias_init: float = -3.0, return_window: bool = False,
+                                  lstm_derivative_clip: float | None = None,
+                                  output_derivative_clip: float | None = None,
                                   name: str = "handwriting_synthesizer"):
     """The synthesis network of Graves 2013, section 5: pen points and a text in, the mixture
     density over the next point out.
@@ -32,6 +36,9 @@ def build_handwriting_synthesizer(vocabulary_size: int, num_layers: int = 3, uni
         window_components: ``K``, Gaussians of the window (Graves: 10).
         kappa_bias_init: :class:`kerasseq.layers.SoftWindow`'s.
         return_window: also output the window weights ``φ (batch, T, U)`` (Graves' Figure 13).
+        lstm_derivative_clip: clip the loss derivatives with respect to every LSTM's gate
+            inputs to ``±`` this (Graves: 10), as :func:`build_handwriting_predictor`.
+        output_derivative_clip: clip those with respect to the raw mixture outputs (Graves: 100).
         name: the model's name.
 
     Returns:
@@ -55,13 +62,15 @@ def build_handwriting_synthesizer(vocabulary_size: int, num_layers: int = 3, uni
     strokes = keras.Input((None, 3), name="strokes")
     characters = keras.Input((None,), dtype="int32", name="characters")
     first, window, phi = SoftWindowLSTM(units, vocabulary_size, window_components, kappa_bias_init,
-                                        name="window_lstm")([strokes, characters])
+                                        lstm_derivative_clip, name="window_lstm")([strokes, characters])
     outputs = [first]
     for n in range(2, num_layers + 1):
         inputs = keras.layers.Concatenate(name=f"skip_input_{n}")([strokes, outputs[-1], window])
-        outputs.append(keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{n}")(inputs))
+        outputs.append(lstm_layer(units, lstm_derivative_clip, name=f"lstm_{n}")(inputs))
     hidden = keras.layers.Concatenate(name="skip_output")(outputs) if num_layers > 1 else first
     y_hat = MixtureDensityHead(num_components, name="mixture_density")(hidden)
+    if output_derivative_clip:
+        y_hat = GradientClip(output_derivative_clip, name="output_derivative_clip")(y_hat)
     return keras.Model([strokes, characters], [y_hat, phi] if return_window else y_hat, name=name)
 
 
@@ -129,7 +138,7 @@ def handwriting_synthesis_sampler(model):
         inside = ops.cast(ops.less(positions, text_length[:, None]), "float32")
         prime = ops.concatenate([prime, ops.zeros((count, 1, 3))], axis=1)  # P = 0 still indexes
         states = [first.initial_state(count)] + [
-            [ops.zeros((count, layer.units)), ops.zeros((count, layer.units))] for layer in layers]
+            [ops.zeros((count, layer.cell.units)), ops.zeros((count, layer.cell.units))] for layer in layers]
 
         def body(i, carry):
             x, states, points, lengths = carry

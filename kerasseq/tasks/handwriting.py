@@ -115,13 +115,15 @@ class HandwritingTask(Task):
         from kerasseq.models.handwriting import build_handwriting_predictor
 
         c = run.config
+        clips = dict(lstm_derivative_clip=c.lstm_derivative_clip or None,
+                     output_derivative_clip=c.output_derivative_clip or None)
         if c.model == "synthesis":
             from kerasseq.models.handwriting_synthesis import build_handwriting_synthesizer
 
             return build_handwriting_synthesizer(len(run.alphabet) + 1, c.num_layers, c.units,
-                                                 c.num_components, c.window_components)
+                                                 c.num_components, c.window_components, **clips)
         return build_handwriting_predictor(c.num_layers, c.units, c.num_components,
-                                           c.skip_connections)
+                                           c.skip_connections, **clips)
 
     def compile_args(self, run):
         from kerasseq.losses import MixtureDensityNLL

@@ -26,10 +26,20 @@ class HandwritingConfig(RunConfig):
                        "through a soft window (section 5)", choices=MODELS)
 
     epochs: int = param(20, "passes over the training lines")
-    learning_rate: float = param(1e-3, "Adam learning rate (cosine-decayed to 10% over the run; "
-                                 "Graves used RMSProp at 1e-4)")
+    learning_rate: float = param(1e-3, "learning rate of --optimizer (cosine-decayed to 10% over "
+                                 "the run; Graves used RMSProp at 1e-4)")
+    optimizer: str = param("adam", "adam, or rmsprop: Graves' RMSProp (centred, decay 0.95, "
+                           "momentum 0.9, epsilon 1e-4 inside the square root)",
+                           choices=("adam", "rmsprop"))
     clipnorm: float = param(10.0, "clip gradients to this global norm; 0 disables clipping "
-                            "(Graves clipped the output and LSTM derivatives elementwise)")
+                            "(Graves clipped derivatives elementwise instead: "
+                            "--lstm_derivative_clip, --output_derivative_clip)")
+    lstm_derivative_clip: float = param(0.0, "clip the loss derivatives with respect to the LSTM "
+                                        "gate inputs to +- this, elementwise at every step "
+                                        "(Graves: 10); 0: off")
+    output_derivative_clip: float = param(0.0, "clip the loss derivatives with respect to the "
+                                          "network outputs to +- this, elementwise (Graves: "
+                                          "100); 0: off")
     train_splits: str = param("train,val2", "splits trained on, separated by commas (train, "
                               "val1, val2, test); validation is val1, the reported figure test")
     batch_size: int = param(32, "lines per batch")
@@ -68,7 +78,7 @@ class HandwritingConfig(RunConfig):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name} must be >= 1; got {getattr(self, name)}")
         for name in ("max_points", "val_lines", "test_lines", "samples_per_bias", "heatmap_line",
-                     "prime_line"):
+                     "prime_line", "lstm_derivative_clip", "output_derivative_clip"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0; got {getattr(self, name)}")
         if 0 < self.max_points < 2:

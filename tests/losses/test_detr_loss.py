@@ -12,6 +12,7 @@ import pytest
 from kerasseq.losses import DETRLoss, DETRSetLoss
 from kerasseq.losses.detr import pack_detr_targets, unpack_detr_predictions
 from kerasseq.losses.matching import linear_sum_assignment
+from testing import gradients
 
 TERMS = [f"{name}{suffix}" for suffix in ("", "_0", "_1")
          for name in ("loss_ce", "loss_bbox", "loss_giou", "cardinality_error")]
@@ -42,21 +43,6 @@ def _compiled(fn, signature):
     import tensorflow as tf
 
     return tf.function(fn, jit_compile=False, input_signature=[tf.TensorSpec(shape, dtype) for shape, dtype in signature])
-
-
-def _gradients(fn, *args):
-    """d fn(*args) / d args by the backend's autodiff (``fn`` returns a scalar)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.jit(jax.grad(fn, argnums=tuple(range(len(args)))))(*args)
-    import tensorflow as tf
-
-    args = [tf.convert_to_tensor(a) for a in args]
-    with tf.GradientTape() as tape:
-        tape.watch(args)
-        value = fn(*args)
-    return tape.gradient(value, args)
 
 
 def _assert_matches_reference(total, terms, assignment, ref):
@@ -120,7 +106,7 @@ def test_gradients_reach_logits_and_matched_boxes_only_despite_nan_padding():
         terms = set_loss(logits, boxes, labels, target_boxes)[1]
         return terms["loss_ce"] + terms["loss_bbox"] + terms["loss_giou"]
 
-    d_logits, d_boxes = (_numpy(g) for g in _gradients(box_loss, ref["pred_logits"][-1:], ref["pred_boxes"][-1:]))
+    d_logits, d_boxes = (_numpy(g) for g in gradients(box_loss, ref["pred_logits"][-1:], ref["pred_boxes"][-1:]))
     assert np.isfinite(d_logits).all() and np.isfinite(d_boxes).all()
     assert (np.abs(d_logits).sum(-1) > 0).all()  # every query is classified (object or no-object)
     matched = ref["final_layer_match"] >= 0  # (batch, queries)

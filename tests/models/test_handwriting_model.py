@@ -58,3 +58,28 @@ def test_saved_model_round_trip(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "hw.keras")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
                                keras.ops.convert_to_numpy(model(x)), atol=1e-6)
+
+
+def test_graves_derivative_clipping_changes_the_backward_pass_only(tmp_path):
+    """With ``lstm_derivative_clip`` and ``output_derivative_clip`` the network has the same
+    weights, outputs and samples, and saves and loads with its clipped cells."""
+    from kerasseq.layers import DerivativeClippedLSTMCell
+
+    keras.utils.set_random_seed(0)
+    plain = build_handwriting_predictor(2, 6, 2)
+    clipped = build_handwriting_predictor(2, 6, 2, lstm_derivative_clip=10.0, output_derivative_clip=100.0)
+    assert clipped.count_params() == plain.count_params()
+    clipped.set_weights(plain.get_weights())
+    x = np.random.default_rng(0).normal(size=(2, 7, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(clipped(x)),
+                               keras.ops.convert_to_numpy(plain(x)), atol=1e-6)
+    noise = draw_noise(2, 6, seed=1)
+    drawn = [keras.ops.convert_to_numpy(_compiled(handwriting_sampler(m))(noise, np.float32(0.5)))
+             for m in (plain, clipped)]
+    np.testing.assert_allclose(drawn[1], drawn[0], atol=1e-5)
+    clipped.save(tmp_path / "clipped.keras")
+    loaded = keras.saving.load_model(tmp_path / "clipped.keras")
+    assert isinstance(loaded.get_layer("lstm_2").cell, DerivativeClippedLSTMCell)
+    assert loaded.get_layer("output_derivative_clip").limit == 100.0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
+                               keras.ops.convert_to_numpy(plain(x)), atol=1e-6)
