@@ -145,17 +145,23 @@ def _split_validity(y_true):
 @keras.saving.register_keras_serializable(package="kerasseq")
 class MixtureDensityNLL(keras.losses.Loss):
     """Graves' handwriting loss (eq. 26, :func:`mixture_density_nll`) averaged over the valid
-    points.
+    points, or with ``per_sequence`` his ``L(x)``: summed over each sequence's points, averaged
+    over the sequences.
 
     ``y_pred``: ``(..., 6M + 1)`` raw outputs (a :class:`kerasseq.layers.MixtureDensityHead`).
     ``y_true``: ``(..., 3)`` points ``(dx, dy, end_of_stroke)``, or ``(..., 4)`` with a
     validity channel (1 real, 0 padding; padded points may hold anything). With the default
     ``"sum_over_batch_size"`` (or ``"mean"``) reduction the loss is the mean NLL per valid
     point, as Keras averages a masked loss; ``"sum"`` sums over the valid points (nats per
-    batch). The per-sequence figure Graves reports is
-    :class:`kerasseq.metrics.MixtureDensityNatsPerSequence`.
+    batch). With ``per_sequence`` the loss is in nats per sequence (the default reduction
+    averages over the sequences): each sequence's derivatives are then those of its own
+    ``L(x)`` divided by the batch size, the scale Graves' derivative clipping is set for
+    (:class:`kerasseq.layers.DerivativeClippedLSTMCell`). The per-sequence figure Graves
+    reports is :class:`kerasseq.metrics.MixtureDensityNatsPerSequence`.
 
     Args:
+        per_sequence: sum over each sequence's points (``y_true`` ``(batch, time, 3 or 4)``)
+            instead of averaging over all points.
         name / reduction / dtype: as ``keras.losses.Loss``.
 
     Example:
@@ -166,14 +172,21 @@ class MixtureDensityNLL(keras.losses.Loss):
         section 4.1, eq. 26.
     """
 
-    def __init__(self, name="mixture_density_nll", reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, per_sequence=False, name="mixture_density_nll", reduction="sum_over_batch_size",
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.per_sequence = bool(per_sequence)
 
     def call(self, y_true, y_pred):
         y_true, valid = _split_validity(y_true)
         nll = mixture_density_nll(y_true, y_pred, valid)
+        if self.per_sequence:
+            return ops.sum(nll, axis=-1)  # (batch,): L(x) of each sequence, padding at 0
         if valid is not None and self.reduction in ("sum_over_batch_size", "mean"):
             # Keras divides by the number of points; weigh the valid ones by total / valid.
             total = ops.cast(ops.size(nll), "float32")
             nll = nll * ops.divide_no_nan(total, ops.sum(ops.cast(valid, "float32")))
         return nll
+
+    def get_config(self):
+        return {**super().get_config(), "per_sequence": self.per_sequence}

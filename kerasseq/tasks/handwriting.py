@@ -115,8 +115,10 @@ class HandwritingTask(Task):
         from kerasseq.models.handwriting import build_handwriting_predictor
 
         c = run.config
-        clips = dict(lstm_derivative_clip=c.lstm_derivative_clip or None,
-                     output_derivative_clip=c.output_derivative_clip or None)
+        # Graves' limits are on one line's L(x); the per-line loss is averaged over the batch,
+        # so each line's derivatives arrive divided by the batch size, and so are the limits.
+        clips = dict(lstm_derivative_clip=c.lstm_derivative_clip / c.batch_size or None,
+                     output_derivative_clip=c.output_derivative_clip / c.batch_size or None)
         if c.model == "synthesis":
             from kerasseq.models.handwriting_synthesis import build_handwriting_synthesizer
 
@@ -129,7 +131,8 @@ class HandwritingTask(Task):
         from kerasseq.losses import MixtureDensityNLL
         from kerasseq.metrics import MixtureDensityNatsPerSequence
 
-        return dict(loss=MixtureDensityNLL(), metrics=[MixtureDensityNatsPerSequence()])
+        return dict(loss=MixtureDensityNLL(per_sequence=run.config.loss == "per_line"),
+                    metrics=[MixtureDensityNatsPerSequence()])
 
     def jit_compile(self, run):
         """XLA off on TensorFlow's CPU (as for the other recurrent tasks there)."""

@@ -34,12 +34,16 @@ class HandwritingConfig(RunConfig):
     clipnorm: float = param(10.0, "clip gradients to this global norm; 0 disables clipping "
                             "(Graves clipped derivatives elementwise instead: "
                             "--lstm_derivative_clip, --output_derivative_clip)")
-    lstm_derivative_clip: float = param(0.0, "clip the loss derivatives with respect to the LSTM "
-                                        "gate inputs to +- this, elementwise at every step "
-                                        "(Graves: 10); 0: off")
-    output_derivative_clip: float = param(0.0, "clip the loss derivatives with respect to the "
-                                          "network outputs to +- this, elementwise (Graves: "
-                                          "100); 0: off")
+    loss: str = param("per_point", "training loss: per_point, the mean NLL per pen point; "
+                      "per_line, Graves' L(x): nats per line, averaged over the batch's lines "
+                      "(the scale his derivative clip limits and RMSProp's epsilon are set for)",
+                      choices=("per_point", "per_line"))
+    lstm_derivative_clip: float = param(0.0, "clip each line's L(x) derivatives with respect to "
+                                        "the LSTM gate inputs to +- this, elementwise at every "
+                                        "step (Graves: 10; needs --loss per_line); 0: off")
+    output_derivative_clip: float = param(0.0, "clip each line's L(x) derivatives with respect "
+                                          "to the network outputs to +- this, elementwise "
+                                          "(Graves: 100; needs --loss per_line); 0: off")
     train_splits: str = param("train,val2", "splits trained on, separated by commas (train, "
                               "val1, val2, test); validation is val1, the reported figure test")
     batch_size: int = param(32, "lines per batch")
@@ -84,6 +88,9 @@ class HandwritingConfig(RunConfig):
         if 0 < self.max_points < 2:
             raise UserError(f"--max_points must be 0 (no limit) or >= 2; got {self.max_points}")
         self.split_list, self.bias_list  # checks --train_splits and --sample_biases
+        if (self.lstm_derivative_clip or self.output_derivative_clip) and self.loss != "per_line":
+            raise UserError("--lstm_derivative_clip and --output_derivative_clip are Graves' limits "
+                            "on the derivatives of one line's L(x): they need --loss per_line")
         if self.model == "synthesis" and not self.text.strip():
             raise UserError("--text must not be empty for --model synthesis")
         if self.model == "synthesis" and self.max_points and self.length_policy == "truncate":

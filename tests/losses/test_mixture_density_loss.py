@@ -105,6 +105,11 @@ def test_padding_is_masked_out_of_loss_metric_and_gradients():
     np.testing.assert_allclose(float(MixtureDensityNLL()(y4, y_hat)), nll[flat].mean(), rtol=1e-5)
     np.testing.assert_allclose(float(MixtureDensityNLL(reduction="sum")(y4, y_hat)), nll[flat].sum(),
                                rtol=1e-5)
+    # Graves' L(x): summed over each sequence, averaged over the 4 sequences of the batch.
+    per_line = nll.reshape(4, 6).copy()
+    per_line[~valid] = 0.0
+    np.testing.assert_allclose(float(MixtureDensityNLL(per_sequence=True)(y4, y_hat)),
+                               per_line.sum(1).mean(), rtol=1e-5)
     metric = MixtureDensityNatsPerSequence()
     metric.update_state(y4[:2], y_hat[:2])
     metric.update_state(y4[2:], y_hat[2:])
@@ -147,6 +152,8 @@ def test_sampler_draws_components_offsets_and_pen_lifts():
 def test_loss_and_metric_configs_round_trip(tmp_path):
     loss = MixtureDensityNLL(name="nll", reduction="sum")
     assert MixtureDensityNLL.from_config(loss.get_config()).get_config() == loss.get_config()
+    loss = MixtureDensityNLL(per_sequence=True)
+    assert MixtureDensityNLL.from_config(loss.get_config()).per_sequence
     inputs = keras.Input((None, 4))
     model = keras.Model(inputs, keras.layers.Dense(6 * M + 1)(inputs))
     model.compile("adam", MixtureDensityNLL(), metrics=[MixtureDensityNatsPerSequence()])

@@ -22,7 +22,8 @@ TINY = dict(model="synthesis", epochs=1, steps_per_epoch=2, train_splits="val2",
             max_points=300, length_policy="skip", bucket_width=2000, val_lines=0, test_lines=6,
             num_layers=2, units=8, num_components=2, window_components=2, sample_steps=30,
             samples_per_bias=1, sample_biases="0,1", text="a fox", learning_rate=0.005,
-            optimizer="rmsprop", lstm_derivative_clip=10.0, output_derivative_clip=100.0)  # Graves
+            optimizer="rmsprop", loss="per_line", lstm_derivative_clip=10.0,
+            output_derivative_clip=100.0)  # Graves' training
 TENSORFLOW = keras.backend.backend() == "tensorflow"
 
 
@@ -41,10 +42,11 @@ def test_tiny_synthesis_run(synthesis_run, tmp_path):
     assert alphabet == run.alphabet == "".join(sorted(set("".join(val2.texts))))
     assert metrics["val2_lines_without_text"] == 0 and metrics["test_lines"] == 6
     assert metrics["train_long_lines"] == 1461  # skipped, counted: val2 lines over 300 points
-    # Graves' training (RMSProp, clipped derivatives): the clipped cells and output clip are saved.
-    assert model.get_layer("window_lstm").cell.derivative_clip == 10.0
-    assert model.get_layer("lstm_2").cell.derivative_clip == 10.0
-    assert model.get_layer("output_derivative_clip").limit == 100.0
+    # Graves' training: his limits on one line's derivatives, divided by the batch of 8 lines
+    # the per-line loss averages over; the clipped cells and the output clip are saved.
+    assert model.get_layer("window_lstm").cell.derivative_clip == 10.0 / 8
+    assert model.get_layer("lstm_2").cell.derivative_clip == 10.0 / 8
+    assert model.get_layer("output_derivative_clip").limit == 100.0 / 8
     # Test NLL: the lines with their texts, scored line by line in NumPy.
     lines = [normalise(test.line(i), run.scale) for i in range(len(test))]
     inputs = np.zeros((len(lines), max(map(len, lines)) - 1, 3), np.float32)

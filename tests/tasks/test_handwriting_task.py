@@ -98,7 +98,9 @@ def test_settings_are_checked():
     with pytest.raises(UserError, match="--max_points"):
         HandwritingConfig(max_points=1)
     with pytest.raises(UserError, match="--lstm_derivative_clip must be >= 0"):
-        HandwritingConfig(lstm_derivative_clip=-10.0)
+        HandwritingConfig(lstm_derivative_clip=-10.0, loss="per_line")
+    with pytest.raises(UserError, match="need --loss per_line"):
+        HandwritingConfig(output_derivative_clip=100.0)
     with pytest.raises(UserError, match="--optimizer must be one of"):
         HandwritingConfig(optimizer="sgd")
     assert HandwritingConfig().split_list == ("train", "val2")
