@@ -30,11 +30,14 @@ def build_handwriting_predictor(num_layers: int = 3, units: int = 400, num_compo
         units: LSTM width (Graves: 400).
         num_components: ``M``, Gaussians of the mixture (Graves: 20).
         skip_connections: Graves' skip connections (see above).
-        lstm_derivative_clip: clip the loss derivatives with respect to the LSTM gate inputs
-            to ``±`` this at every step (Graves: 10; :class:`kerasseq.layers.DerivativeClippedLSTMCell`);
-            ``None``: plain ``keras.layers.LSTM`` layers.
-        output_derivative_clip: clip the loss derivatives with respect to the raw mixture
-            outputs to ``±`` this (Graves: 100; :class:`kerasseq.layers.GradientClip`).
+        lstm_derivative_clip: clip the derivatives of the training loss with respect to the
+            LSTM gate inputs to ``±`` this at every step
+            (:class:`kerasseq.layers.DerivativeClippedLSTMCell`); ``None``: plain
+            ``keras.layers.LSTM`` layers. Graves' 10 is for one line's L(x): with his loss
+            averaged over a batch of B lines (``MixtureDensityNLL(per_sequence=True)``), pass
+            10 / B, as the handwriting task does.
+        output_derivative_clip: the same for the raw mixture outputs
+            (:class:`kerasseq.layers.GradientClip`; Graves: 100, so 100 / B).
         name: the model's name.
 
     Returns:
