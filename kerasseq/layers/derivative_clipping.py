@@ -115,6 +115,4 @@ class DerivativeClippedLSTMCell(keras.layers.LSTMCell):
         return super()._compute_carry_and_output_fused(z, c_tm1)
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("implementation", None)
-        return {**config, "derivative_clip": self.derivative_clip}
+        return {**super().get_config(), "derivative_clip": self.derivative_clip}
